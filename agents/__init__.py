@@ -1,0 +1,1 @@
+"""LangGraph agents (chat, summary, plan, recommend) built over the domain services."""

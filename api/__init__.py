@@ -1,0 +1,1 @@
+"""HTTP adapter: the FastAPI app, its dependencies, error rendering and routes."""

@@ -1,0 +1,66 @@
+"""The FastAPI application: `create_app()` wires settings, database, limiter, middleware, routes."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from asgi_correlation_id import CorrelationIdMiddleware
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from api.errors import ErrorBody, install_error_handlers
+from api.middleware import AccessLogMiddleware
+from api.routes import auth, health, users
+from core.config import Settings, get_settings
+from core.db import create_engine, create_sessionmaker
+from core.logging import configure_logging
+from core.rate_limit import RateLimiter
+from core.security import TokenCodec
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="StudyPilot API",
+        version="1.0.0",
+        description="Courses, goals, notes, schedule and AI study agents. "
+        "Errors are always `{code, message, details?}`.",
+        lifespan=lifespan,
+        # Any status a route does not document still answers in the error shape.
+        responses={500: {"model": ErrorBody, "description": "Internal Server Error"}},
+    )
+    app.state.settings = settings
+    app.state.token_codec = TokenCodec(settings)
+    app.state.rate_limiter = RateLimiter(settings.redis_url)
+
+    install_error_handlers(app)
+    # Outermost last: CORS sees every response, request ids wrap the access log.
+    app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=True,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["X-Request-ID", "Retry-After"],
+    )
+
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (health, auth, users):
+        api.include_router(module.router)
+    app.include_router(api)
+    return app

@@ -1,0 +1,82 @@
+"""Request dependencies as `Annotated` aliases: `SessionDep`, `CurrentUser`, ..."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import structlog
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.config import Settings
+from core.errors import AppError, UnauthorizedError
+from core.rate_limit import RateLimiter
+from core.security import TokenCodec
+from domain.auth.service import AuthService
+from domain.users.models import User
+
+
+async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work: committed when the handler succeeds, rolled back otherwise."""
+    async with request.app.state.sessionmaker() as session:
+        try:
+            yield session
+        except AppError as exc:
+            if exc.commit_on_raise:
+                await session.commit()
+            else:
+                await session.rollback()
+            raise
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_token_codec(request: Request) -> TokenCodec:
+    codec: TokenCodec = request.app.state.token_codec
+    return codec
+
+
+def get_rate_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
+# "function" scope: the commit runs before the response is sent, so a failed commit is a 500
+# and never a success the database did not keep.
+SessionDep = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+TokenCodecDep = Annotated[TokenCodec, Depends(get_token_codec)]
+RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
+
+_bearer = HTTPBearer(auto_error=False, description="Access token from /auth/login.")
+
+
+def get_auth_service(session: SessionDep, codec: TokenCodecDep) -> AuthService:
+    return AuthService(session, codec)
+
+
+AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
+
+
+async def get_current_user(
+    request: Request,
+    auth: AuthServiceDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if credentials is None:
+        raise UnauthorizedError("A bearer access token is required.")
+    user = await auth.authenticate(credentials.credentials)
+    request.state.user_id = user.id
+    structlog.contextvars.bind_contextvars(user_id=str(user.id))
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]

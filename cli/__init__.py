@@ -1,0 +1,1 @@
+"""The `studypilot` command: run the whole stack, migrate, serve."""

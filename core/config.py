@@ -1,0 +1,105 @@
+"""The one place configuration is read. Every setting has an environment variable and a default."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development default; refusing it outside development is the point of `_refuse_default_secret`.
+DEFAULT_JWT_SECRET = "studypilot-development-secret-change-me"  # noqa: S105
+MIN_PRODUCTION_SECRET_LENGTH = 32
+
+Environment = Literal["development", "test", "production"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="STUDYPILOT_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    env: Environment = Field(
+        default="development",
+        description="development, test or production; production refuses unsafe defaults.",
+    )
+    data_dir: Path = Field(
+        default=Path(".data"),
+        description="Where embedded services keep their data (the embedded Postgres cluster).",
+    )
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "STUDYPILOT_DATABASE_URL"),
+        description="External Postgres with pgvector (postgresql+asyncpg://...). "
+        "Unset: `studypilot run` starts the embedded one.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("REDIS_URL", "STUDYPILOT_REDIS_URL"),
+        description="Redis for shared rate limits. Unset: an in-process limiter.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the API listens on.")
+    port: int = Field(
+        default=8000,
+        ge=1,
+        le=65535,
+        validation_alias=AliasChoices("PORT", "STUDYPILOT_PORT"),
+        description="Port the API listens on.",
+    )
+    embedded_pg_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port for the embedded Postgres. Unset: a free port, chosen once and "
+        "recorded in the data dir.",
+    )
+    embedded_pg_os_user: str = Field(
+        default="nobody",
+        description="Unprivileged OS user that runs the embedded Postgres when started as root.",
+    )
+    db_pool_size: int = Field(default=10, ge=1, description="SQLAlchemy pool size per process.")
+    db_max_overflow: int = Field(default=10, ge=0, description="Extra connections under load.")
+
+    jwt_secret: SecretStr = Field(
+        default=SecretStr(DEFAULT_JWT_SECRET),
+        description="HMAC key for access and refresh tokens (HS256).",
+    )
+    access_token_ttl_seconds: int = Field(default=15 * 60, ge=30)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
+
+    login_limit_per_email: str = Field(
+        default="5/minute", description="Login attempts per email address (limits syntax)."
+    )
+    login_limit_per_client: str = Field(
+        default="20/minute", description="Login attempts per client address (limits syntax)."
+    )
+
+    cors_origins: list[str] = Field(
+        default_factory=list, description='Allowed browser origins, as JSON: ["https://app"].'
+    )
+    log_level: str = Field(default="INFO")
+    log_format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="auto: JSON in production, readable console otherwise."
+    )
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> "Settings":
+        if self.env == "production":
+            secret = self.jwt_secret.get_secret_value()
+            if secret == DEFAULT_JWT_SECRET or len(secret) < MIN_PRODUCTION_SECRET_LENGTH:
+                raise ValueError(
+                    "STUDYPILOT_JWT_SECRET must be set to a random value of at least "
+                    f"{MIN_PRODUCTION_SECRET_LENGTH} characters in production"
+                )
+        return self
+
+    @property
+    def json_logs(self) -> bool:
+        if self.log_format == "auto":
+            return self.env == "production"
+        return self.log_format == "json"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,56 @@
+"""Business errors. Every one renders as `{code, message, details}` with its HTTP status."""
+
+from typing import Any, ClassVar
+
+
+class AppError(Exception):
+    status_code: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    # Writes made before the error are kept (e.g. revoking a stolen token family).
+    commit_on_raise: ClassVar[bool] = False
+
+    def __init__(self, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class NotFoundError(AppError):
+    status_code = 404
+    code = "not_found"
+
+
+class ConflictError(AppError):
+    status_code = 409
+    code = "conflict"
+
+
+class UnauthorizedError(AppError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class InvalidCredentialsError(UnauthorizedError):
+    code = "invalid_credentials"
+
+    def __init__(self) -> None:
+        # One message for unknown email and wrong password, so accounts can't be probed.
+        super().__init__("Email or password is incorrect.")
+
+
+class InvalidTokenError(UnauthorizedError):
+    code = "invalid_token"
+
+
+class TokenReuseError(InvalidTokenError):
+    code = "token_reused"
+    commit_on_raise = True
+
+
+class RateLimitedError(AppError):
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message, {"retry_after_seconds": retry_after_seconds})
+        self.retry_after_seconds = retry_after_seconds

@@ -1,0 +1,46 @@
+"""One rate limiter for the whole app: Redis when `REDIS_URL` is set, in-process otherwise.
+
+Both run the `limits` library's moving-window strategy; on Redis it is a single atomic Lua call,
+so a limit holds across every API instance sharing that Redis.
+"""
+
+import math
+import time
+
+from limits import RateLimitItem, parse
+from limits.storage import storage_from_string
+from limits.aio.storage import Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from core.errors import RateLimitedError
+
+
+def _storage_uri(redis_url: str | None) -> str:
+    if redis_url is None:
+        return "async+memory://"
+    # limits selects its asyncio Redis client by the scheme prefix.
+    return redis_url if redis_url.startswith("async+") else f"async+{redis_url}"
+
+
+class RateLimiter:
+    def __init__(self, redis_url: str | None, namespace: str = "studypilot") -> None:
+        self._storage: Storage = storage_from_string(
+            _storage_uri(redis_url), key_prefix=f"{namespace}:rl"
+        )
+        self._strategy = MovingWindowRateLimiter(self._storage)
+        self.backend = "redis" if redis_url else "memory"
+
+    async def check(self, limit: str | RateLimitItem, scope: str, *identifiers: str) -> None:
+        """Count one hit against `limit` for these identifiers; raise 429 when over it."""
+        item = parse(limit) if isinstance(limit, str) else limit
+        if await self._strategy.hit(item, scope, *identifiers):
+            return
+        stats = await self._strategy.get_window_stats(item, scope, *identifiers)
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        raise RateLimitedError("Too many requests; try again later.", retry_after)
+
+    async def is_healthy(self) -> bool:
+        return bool(await self._storage.check())
+
+    async def reset(self) -> None:
+        await self._storage.reset()

@@ -1,0 +1,1 @@
+"""Feature folders: models, repository (all SQL), service (the rules), schemas."""

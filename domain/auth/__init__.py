@@ -1,0 +1,1 @@
+"""Authentication: password login and rotating refresh-token families."""

@@ -1,0 +1,29 @@
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.auth.models import RefreshToken
+
+
+class RefreshTokenRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, token: RefreshToken) -> None:
+        self.session.add(token)
+        await self.session.flush()
+
+    async def get_for_update(self, token_id: uuid.UUID) -> RefreshToken | None:
+        # The row lock makes two concurrent uses of one token resolve as one rotation + one reuse.
+        return await self.session.scalar(
+            select(RefreshToken).where(RefreshToken.id == token_id).with_for_update()
+        )
+
+    async def revoke_family(self, family_id: uuid.UUID, now: datetime) -> None:
+        await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )

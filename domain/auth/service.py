@@ -1,0 +1,88 @@
+"""Login, rotating refresh tokens with family-based reuse detection, logout."""
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import InvalidCredentialsError, InvalidTokenError, TokenReuseError
+from core.security import TokenCodec, hash_token, verify_password
+from domain.auth.models import RefreshToken
+from domain.auth.repository import RefreshTokenRepository
+from domain.auth.schemas import TokenPair
+from domain.users.models import User
+from domain.users.repository import UserRepository
+from domain.users.service import normalise_email
+
+
+class AuthService:
+    def __init__(self, session: AsyncSession, tokens: TokenCodec) -> None:
+        self.session = session
+        self.codec = tokens
+        self.users = UserRepository(session)
+        self.refresh_tokens = RefreshTokenRepository(session)
+
+    async def login(self, email: str, password: str) -> TokenPair:
+        user = await self.users.get_by_email(normalise_email(email))
+        valid, new_hash = verify_password(password, user.password_hash if user else None)
+        if user is None or not valid:
+            raise InvalidCredentialsError()
+        if new_hash is not None:
+            user.password_hash = new_hash
+        return await self._issue_pair(user.id, family_id=uuid.uuid4())
+
+    async def refresh(self, refresh_token: str) -> TokenPair:
+        claims = self.codec.decode(refresh_token, "refresh")
+        stored = await self.refresh_tokens.get_for_update(claims.token_id)
+        if stored is None or stored.token_hash != hash_token(refresh_token):
+            raise InvalidTokenError("The refresh token is not recognised.")
+        now = datetime.now(UTC)
+        if stored.revoked_at is not None:
+            raise InvalidTokenError("The refresh token has been revoked.")
+        if stored.used_at is not None:
+            # A rotated token came back: someone holds a copy. End the whole session family.
+            await self.refresh_tokens.revoke_family(stored.family_id, now)
+            raise TokenReuseError("The refresh token was already used; please sign in again.")
+        if stored.expires_at <= now:
+            raise InvalidTokenError("The refresh token has expired.")
+        user = await self.users.get(stored.user_id)
+        if user is None:
+            raise InvalidTokenError("The refresh token is not recognised.")
+        stored.used_at = now
+        return await self._issue_pair(user.id, family_id=stored.family_id)
+
+    async def logout(self, user: User, refresh_token: str) -> None:
+        claims = self.codec.decode(refresh_token, "refresh")
+        stored = await self.refresh_tokens.get_for_update(claims.token_id)
+        if (
+            stored is None
+            or stored.user_id != user.id
+            or stored.token_hash != hash_token(refresh_token)
+        ):
+            raise InvalidTokenError("The refresh token is not recognised.")
+        await self.refresh_tokens.revoke_family(stored.family_id, datetime.now(UTC))
+
+    async def authenticate(self, access_token: str) -> User:
+        claims = self.codec.decode(access_token, "access")
+        user = await self.users.get(claims.subject)
+        if user is None:
+            raise InvalidTokenError("The token's user no longer exists.")
+        return user
+
+    async def _issue_pair(self, user_id: uuid.UUID, family_id: uuid.UUID) -> TokenPair:
+        access, access_claims = self.codec.issue(user_id, "access")
+        refresh, refresh_claims = self.codec.issue(user_id, "refresh", family_id=family_id)
+        await self.refresh_tokens.add(
+            RefreshToken(
+                id=refresh_claims.token_id,
+                user_id=user_id,
+                family_id=family_id,
+                token_hash=hash_token(refresh),
+                expires_at=refresh_claims.expires_at,
+            )
+        )
+        return TokenPair(
+            access_token=access,
+            refresh_token=refresh,
+            expires_in=int(self.codec.ttl("access").total_seconds()),
+        )

@@ -1,0 +1,61 @@
+"""Account rules: registration, profile reads and updates, always scoped to the caller."""
+
+import uuid
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import ConflictError, NotFoundError
+from core.security import hash_password
+from domain.users.models import User
+from domain.users.repository import UserRepository
+from domain.users.schemas import UserUpdate
+
+
+class EmailTakenError(ConflictError):
+    code = "email_taken"
+
+    def __init__(self) -> None:
+        super().__init__("An account with this email already exists.")
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+class UserService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.users = UserRepository(session)
+
+    async def register(self, email: str, password: str, name: str | None) -> User:
+        email = normalise_email(email)
+        if await self.users.get_by_email(email) is not None:
+            raise EmailTakenError()
+        user = User(email=email, password_hash=hash_password(password), name=name)
+        # A concurrent registration can pass the check above; the unique constraint decides.
+        try:
+            async with self.session.begin_nested():
+                await self.users.add(user)
+        except IntegrityError as exc:
+            raise EmailTakenError() from exc
+        await self.session.refresh(user)
+        return user
+
+    async def get_visible(self, viewer: User, user_id: uuid.UUID) -> User:
+        """Only the user themself sees their profile; any other id looks absent."""
+        if viewer.id != user_id:
+            raise NotFoundError("User not found.")
+        return viewer
+
+    async def update(self, viewer: User, user_id: uuid.UUID, changes: UserUpdate) -> User:
+        user = await self.get_visible(viewer, user_id)
+        if "name" in changes.model_fields_set:
+            user.name = changes.name
+        if changes.timezone is not None:
+            user.timezone = changes.timezone
+        if changes.study_preferences is not None:
+            user.study_preferences = changes.study_preferences.model_dump(mode="json")
+        await self.session.flush()
+        await self.session.refresh(user)
+        return user

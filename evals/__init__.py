@@ -1,0 +1,1 @@
+"""Eval suites over the agents and their versioned prompts."""

@@ -1,0 +1,1 @@
+"""LangChain tools: thin, user-scoped wrappers over domain services."""
