@@ -3,6 +3,7 @@
 import time
 
 import structlog
+from asgi_correlation_id import correlation_id
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 logger = structlog.get_logger("studypilot.access")
@@ -18,6 +19,9 @@ class AccessLogMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # Every log line of this request carries its id; nothing carries over from another.
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=correlation_id.get())
         started = time.perf_counter()
         status = 500
 

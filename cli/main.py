@@ -47,7 +47,7 @@ def run() -> None:
             env["DATABASE_URL"] = database_url
         migrate.upgrade(database_url)
         if not supervisor.stop_requested:
-            api = subprocess.Popen([sys.executable, "-m", "cli", "serve"], env=env)  # noqa: S603
+            api = subprocess.Popen([sys.executable, "-m", "cli", "serve"], env=env)
             supervisor.adopt("api", api)
             exit_code = supervisor.wait()
         else:

@@ -36,11 +36,16 @@ class IdMixin:
 
 
 class TimestampMixin:
+    # clock_timestamp(), not now(): rows made in one transaction keep their real order, which
+    # keyset pagination on (created_at, id) relies on.
     created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), nullable=False
+        DateTime(timezone=True), server_default=func.clock_timestamp(), nullable=False
     )
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+        DateTime(timezone=True),
+        server_default=func.clock_timestamp(),
+        onupdate=func.clock_timestamp(),
+        nullable=False,
     )
 
 
@@ -70,6 +75,6 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 async def unit_of_work(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
-    """One transaction for non-HTTP entry points (CLI, activities): commit on success, else roll back."""
+    """One transaction for entry points outside HTTP (CLI, activities): commit or roll back."""
     async with sessionmaker() as session, session.begin():
         yield session

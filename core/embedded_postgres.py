@@ -21,6 +21,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 SUPERUSER = "postgres"
@@ -96,17 +97,21 @@ class EmbeddedPostgres:
             self.process = subprocess.Popen(  # noqa: S603 - fixed argv, our own binaries
                 [
                     str(BIN_DIR / "postgres"),
-                    "-D", str(self.cluster_dir),
-                    "-h", "127.0.0.1",
-                    "-p", str(self.state.port),
-                    "-k", "",  # no Unix socket: nothing of ours outside the data dir
+                    "-D",
+                    str(self.cluster_dir),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.state.port),
+                    "-k",
+                    "",  # no Unix socket: nothing of ours outside the data dir
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 # Its own session: a terminal's Ctrl-C reaches us, and we stop it last.
                 start_new_session=True,
-                **self._run_as_kwargs(),
+                **self._spawn_options(),
             )
         self._wait_ready()
         return self.process
@@ -121,7 +126,8 @@ class EmbeddedPostgres:
             self.process.kill()
             self.process.wait()
 
-    def _run_as_kwargs(self) -> dict[str, object]:
+    def _spawn_options(self) -> dict[str, Any]:
+        """Credentials and environment for server processes: ours, or the unprivileged user's."""
         if self._run_as is None:
             return {}
         return {
@@ -131,14 +137,15 @@ class EmbeddedPostgres:
             "env": {"PATH": os.defpath, "LANG": "C.UTF-8", "HOME": str(self.cluster_dir)},
         }
 
-    def _run_tool(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(  # noqa: S603 - fixed argv, our own binaries
+    def _run_tool(self, *args: str) -> "subprocess.CompletedProcess[str]":
+        result: subprocess.CompletedProcess[str] = subprocess.run(  # noqa: S603 - our binaries
             [str(BIN_DIR / args[0]), *args[1:]],
             capture_output=True,
             text=True,
             check=False,
-            **self._run_as_kwargs(),  # type: ignore[arg-type]
+            **self._spawn_options(),
         )
+        return result
 
     def _check_reachable_by_server_user(self) -> None:
         if self._run_as is None:
@@ -165,9 +172,12 @@ class EmbeddedPostgres:
         try:
             result = self._run_tool(
                 "initdb",
-                "-D", str(self.cluster_dir),
-                "-U", SUPERUSER,
-                "--pwfile", str(password_file),
+                "-D",
+                str(self.cluster_dir),
+                "-U",
+                SUPERUSER,
+                "--pwfile",
+                str(password_file),
                 "--auth-host=scram-sha-256",
                 "--auth-local=peer",
                 "--encoding=UTF8",
@@ -178,7 +188,9 @@ class EmbeddedPostgres:
             password_file.unlink(missing_ok=True)
         if result.returncode != 0:
             raise EmbeddedPostgresError(f"initdb failed:\n{result.stderr}")
-        self._write_state(ClusterState(port=self._requested_port or _free_port(), password=password))
+        self._write_state(
+            ClusterState(port=self._requested_port or _free_port(), password=password)
+        )
 
     def _load_or_choose_port(self) -> ClusterState:
         state = ClusterState(**json.loads(self.state_file.read_text()))
@@ -210,7 +222,8 @@ class EmbeddedPostgres:
         self._run_tool("pg_ctl", "stop", "-D", str(self.cluster_dir), "-m", "fast", "-w")
 
     def _wait_ready(self) -> None:
-        assert self.process is not None and self.state is not None
+        assert self.process is not None
+        assert self.state is not None
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -8,9 +8,9 @@ import math
 import time
 
 from limits import RateLimitItem, parse
-from limits.storage import storage_from_string
 from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
 
 from core.errors import RateLimitedError
 
@@ -24,9 +24,9 @@ def _storage_uri(redis_url: str | None) -> str:
 
 class RateLimiter:
     def __init__(self, redis_url: str | None, namespace: str = "studypilot") -> None:
-        self._storage: Storage = storage_from_string(
-            _storage_uri(redis_url), key_prefix=f"{namespace}:rl"
-        )
+        storage = storage_from_string(_storage_uri(redis_url), key_prefix=f"{namespace}:rl")
+        assert isinstance(storage, Storage)  # the async+ scheme yields an asyncio storage
+        self._storage = storage
         self._strategy = MovingWindowRateLimiter(self._storage)
         self.backend = "redis" if redis_url else "memory"
 

@@ -53,7 +53,9 @@ async def health(request: Request) -> JSONResponse:
         components["redis"] = await _rate_limiter_state(request)
     down = [name for name, state in components.items() if state != "ok"]
     if not down:
-        return JSONResponse(Health(status="ok", components=components).model_dump(exclude_none=True))
+        return JSONResponse(
+            Health(status="ok", components=components).model_dump(exclude_none=True)
+        )
     body = Health(
         status="unavailable",
         components=components,

@@ -17,9 +17,10 @@ class RefreshTokenRepository:
 
     async def get_for_update(self, token_id: uuid.UUID) -> RefreshToken | None:
         # The row lock makes two concurrent uses of one token resolve as one rotation + one reuse.
-        return await self.session.scalar(
+        result = await self.session.execute(
             select(RefreshToken).where(RefreshToken.id == token_id).with_for_update()
         )
+        return result.scalar_one_or_none()
 
     async def revoke_family(self, family_id: uuid.UUID, now: datetime) -> None:
         await self.session.execute(

@@ -24,5 +24,5 @@ class RefreshRequest(StrictModel):
 class TokenPair(BaseModel):
     access_token: str
     refresh_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - a scheme name, not a secret
     expires_in: int = Field(description="Seconds until the access token expires.")

@@ -70,7 +70,7 @@ class AuthService:
         return user
 
     async def _issue_pair(self, user_id: uuid.UUID, family_id: uuid.UUID) -> TokenPair:
-        access, access_claims = self.codec.issue(user_id, "access")
+        access, _ = self.codec.issue(user_id, "access")
         refresh, refresh_claims = self.codec.issue(user_id, "refresh", family_id=family_id)
         await self.refresh_tokens.add(
             RefreshToken(

@@ -14,7 +14,8 @@ class UserRepository:
         return await self.session.get(User, user_id)
 
     async def get_by_email(self, email: str) -> User | None:
-        return await self.session.scalar(select(User).where(User.email == email))
+        result = await self.session.execute(select(User).where(User.email == email))
+        return result.scalar_one_or_none()
 
     async def add(self, user: User) -> User:
         self.session.add(user)

@@ -1,0 +1,48 @@
+import httpx
+from fastapi import FastAPI
+
+from tests.api.test_auth import assert_error
+
+
+async def test_unknown_route_is_404_in_the_error_shape(client: httpx.AsyncClient) -> None:
+    assert_error(await client.get("/no/such/thing"), 404, "not_found")
+
+
+async def test_wrong_method_is_405_in_the_error_shape(client: httpx.AsyncClient) -> None:
+    assert_error(await client.delete("/health"), 405, "method_not_allowed")
+
+
+async def test_an_unhandled_error_is_500_without_a_traceback(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    async def explode() -> None:
+        raise RuntimeError("secret internals: password=hunter2")
+
+    app.add_api_route("/api/v1/explode", explode)
+    response = await client.get("/explode")
+    body = assert_error(response, 500, "internal_error")
+    assert "hunter2" not in response.text
+    assert "Traceback" not in response.text
+    assert body.get("details") is None
+    assert response.headers["X-Request-ID"]
+
+
+async def test_openapi_documents_the_error_shape_on_every_operation(
+    client: httpx.AsyncClient,
+) -> None:
+    spec = (await client.get("http://test/openapi.json")).json()
+    assert "ErrorBody" in spec["components"]["schemas"]
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            assert any(code.startswith("2") for code in responses), (method, path)
+            for code, response in responses.items():
+                if code.startswith(("4", "5")) and path != "/api/v1/health":
+                    schema = response["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (
+                        method,
+                        path,
+                        code,
+                    )
+            if operation.get("requestBody") or operation.get("parameters"):
+                assert "422" in responses, (method, path)
