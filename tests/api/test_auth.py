@@ -1,6 +1,7 @@
 import base64
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -9,6 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.config import Settings
 from core.security import TokenCodec
 from domain.auth.models import RefreshToken
 from tests.fixtures.factories import DEFAULT_PASSWORD, auth_headers, create_user
@@ -171,8 +173,8 @@ def _unsigned(payload: dict[str, object]) -> str:
 async def test_bad_access_tokens_are_401(
     client: httpx.AsyncClient,
     db_session: AsyncSession,
-    settings,
-    make_token,  # type: ignore[no-untyped-def]
+    settings: Settings,
+    make_token: Callable[[uuid.UUID, str], str],
 ) -> None:
     user = await create_user(db_session)
     token = make_token(user.id, settings.jwt_secret.get_secret_value())
