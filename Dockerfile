@@ -1,0 +1,13 @@
+# The API image. Migrations run as a one-off (`studypilot db upgrade`) before rolling out.
+FROM python:3.11-slim AS base
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+COPY requirements.lock pyproject.toml README.md ./
+RUN pip install --no-deps -r requirements.lock
+COPY . .
+RUN pip install --no-deps . && useradd --system --uid 10001 studypilot
+USER studypilot
+ENV STUDYPILOT_ENV=production STUDYPILOT_HOST=0.0.0.0 PORT=8000
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/api/v1/health').status != 200)"
+CMD ["studypilot", "serve"]
