@@ -21,7 +21,12 @@ def _known_timezone(value: str) -> str:
     return value
 
 
-TimeZoneName = Annotated[str, Field(max_length=64), AfterValidator(_known_timezone)]
+TimeZoneName = Annotated[
+    str,
+    # The enum tells clients (and generated forms) exactly which names are accepted.
+    Field(max_length=64, json_schema_extra={"enum": sorted(available_timezones())}),
+    AfterValidator(_known_timezone),
+]
 Password = Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)]
 DisplayName = Annotated[str, Field(min_length=1, max_length=200)]
 

@@ -46,3 +46,16 @@ async def test_openapi_documents_the_error_shape_on_every_operation(
                     )
             if operation.get("requestBody") or operation.get("parameters"):
                 assert "422" in responses, (method, path)
+
+
+async def test_a_body_that_is_not_text_is_422_invalid_json(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/auth/login", content=b"\xff\xfe\x00garbage", headers={"Content-Type": "application/json"}
+    )
+    assert_error(response, 422, "invalid_json")
+
+
+async def test_405_lists_every_method_of_the_path(client: httpx.AsyncClient) -> None:
+    response = await client.request("PUT", "/users/00000000-0000-0000-0000-000000000000")
+    assert_error(response, 405, "method_not_allowed")
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "PATCH"}
