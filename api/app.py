@@ -7,9 +7,10 @@ from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from api.body_limit import BodySizeLimitMiddleware
 from api.errors import ErrorBody, install_error_handlers
 from api.middleware import AccessLogMiddleware
-from api.routes import auth, health, users
+from api.routes import auth, courses, goals, health, notes, reminders, resources, schedule, users
 from core.config import Settings, get_settings
 from core.db import create_engine, create_sessionmaker
 from core.logging import configure_logging
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     # Outermost last: CORS sees every response, request ids wrap the access log.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
     app.add_middleware(
@@ -60,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (health, auth, users):
+    for module in (health, auth, users, courses, goals, notes, resources, schedule, reminders):
         api.include_router(module.router)
     app.include_router(api)
     return app

@@ -74,6 +74,28 @@ class Settings(BaseSettings):
         default="20/minute", description="Login attempts per client address (limits syntax)."
     )
 
+    max_request_bytes: int = Field(
+        default=2 * 1024 * 1024, ge=1024, description="Larger request bodies answer 413."
+    )
+
+    embedding_provider: Literal["local", "openai"] = Field(
+        default="local",
+        description="local: all-MiniLM-L6-v2 on the CPU, offline. openai: any OpenAI-compatible "
+        "embeddings endpoint (OPENAI_BASE_URL, OPENAI_API_KEY).",
+    )
+    embedding_model: str = Field(
+        default="all-MiniLM-L6-v2",
+        description="Model name for the provider; vectors are always 384-dimensional.",
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "STUDYPILOT_OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_BASE_URL", "STUDYPILOT_OPENAI_BASE_URL"),
+        description="OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp, gateways).",
+    )
+
     cors_origins: list[str] = Field(
         default_factory=list, description='Allowed browser origins, as JSON: ["https://app"].'
     )

@@ -3,4 +3,10 @@
 
 def load_all_models() -> None:
     import domain.auth.models
+    import domain.courses.models
+    import domain.goals.models
+    import domain.notes.models
+    import domain.reminders.models
+    import domain.resources.models
+    import domain.schedule.models
     import domain.users.models  # noqa: F401

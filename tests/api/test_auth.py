@@ -13,17 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.config import Settings
 from core.security import TokenCodec
 from domain.auth.models import RefreshToken
-from tests.fixtures.factories import DEFAULT_PASSWORD, auth_headers, create_user
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, object]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) <= {"code", "message", "details"}
-    assert body["code"] == code
-    assert isinstance(body["message"], str)
-    assert body["message"]
-    return body  # type: ignore[no-any-return]
+from tests.fixtures.assertions import assert_error
+from tests.fixtures.factories.users import DEFAULT_PASSWORD, auth_headers, create_user
 
 
 async def login(client: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
@@ -59,7 +50,7 @@ async def test_register_twice_case_insensitively_is_409(client: httpx.AsyncClien
 async def test_register_with_bad_fields_lists_each_in_details(client: httpx.AsyncClient) -> None:
     response = await client.post("/auth/register", json={"email": "nope", "password": "short"})
     body = assert_error(response, 422, "validation_error")
-    locations = {tuple(item["loc"]) for item in body["details"]}  # type: ignore[attr-defined]
+    locations = {tuple(item["loc"]) for item in body["details"]}
     assert locations == {("body", "email"), ("body", "password")}
 
 
@@ -270,7 +261,7 @@ async def test_login_is_throttled_per_email(
     blocked = await login(client, "IVY@example.com", DEFAULT_PASSWORD)
     body = assert_error(blocked, 429, "rate_limited")
     assert int(blocked.headers["Retry-After"]) >= 1
-    assert body["details"]["retry_after_seconds"] >= 1  # type: ignore[index]
+    assert body["details"]["retry_after_seconds"] >= 1
     # Another account from the same client is not blocked by ivy's counter.
     other = await login(client, "someone@example.com", DEFAULT_PASSWORD)
     assert other.status_code == 401

@@ -1,7 +1,7 @@
 import httpx
 from fastapi import FastAPI
 
-from tests.api.test_auth import assert_error
+from tests.fixtures.assertions import assert_error
 
 
 async def test_unknown_route_is_404_in_the_error_shape(client: httpx.AsyncClient) -> None:

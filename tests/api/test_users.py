@@ -3,8 +3,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.security import TokenCodec
 from domain.users.models import User
-from tests.api.test_auth import assert_error
-from tests.fixtures.factories import auth_headers, create_user
+from tests.fixtures.assertions import assert_error
+from tests.fixtures.factories.users import auth_headers, create_user
 
 
 async def test_a_user_reads_their_own_profile(
@@ -113,4 +113,4 @@ async def test_a_malformed_user_id_is_422(
     user = await create_user(db_session)
     response = await client.get("/users/not-a-uuid", headers=auth_headers(codec, user))
     body = assert_error(response, 422, "validation_error")
-    assert body["details"][0]["loc"] == ["path", "user_id"]  # type: ignore[index]
+    assert body["details"][0]["loc"] == ["path", "user_id"]

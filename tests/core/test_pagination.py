@@ -10,7 +10,7 @@ from core.pagination import (
     paginate,
 )
 from domain.users.models import User
-from tests.fixtures.factories import create_user
+from tests.fixtures.factories.users import create_user
 
 SORT_KEYS = (User.created_at, User.id)
 

@@ -1,0 +1,1 @@
+"""Courses, their ordered modules, enrollment and per-user module completion."""

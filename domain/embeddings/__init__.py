@@ -1,0 +1,1 @@
+"""The Embedder interface, its providers, and the embedding state of searchable rows."""

@@ -1,0 +1,1 @@
+"""Learning goals and the progress events their derived progress is computed from."""

@@ -1,0 +1,1 @@
+"""Reminders tied to a schedule block or a goal; delivery runs in workflows."""

@@ -1,0 +1,1 @@
+"""Learning resources with full-text, semantic and hybrid search."""
