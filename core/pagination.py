@@ -14,7 +14,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
-from sqlalchemy import Select, tuple_
+from sqlalchemy import ColumnElement, Row, Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -24,6 +24,7 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
 ItemT = TypeVar("ItemT")
+SortKey = ColumnElement[Any] | InstrumentedAttribute[Any]
 RowT = TypeVar("RowT")
 
 
@@ -67,6 +68,8 @@ def _decode_value(raw: Any, python_type: type) -> Any:
         return datetime.fromisoformat(raw)
     if python_type is uuid.UUID:
         return uuid.UUID(raw)
+    if python_type is float and isinstance(raw, int | float) and not isinstance(raw, bool):
+        return float(raw)
     if not isinstance(raw, python_type):
         raise TypeError(raw)
     return raw
@@ -88,21 +91,39 @@ def decode_cursor(cursor: str, types: Sequence[type]) -> list[Any]:
         raise InvalidCursorError() from exc
 
 
-async def paginate(
+async def paginate_rows(
     session: AsyncSession,
-    statement: Select[tuple[RowT]],
-    sort_keys: Sequence[InstrumentedAttribute[Any]],
+    statement: Select[Any],
+    sort_keys: Sequence[SortKey],
     params: PageParams,
-) -> tuple[list[RowT], str | None]:
-    """Newest first by `sort_keys` (the last key must be unique, e.g. the id)."""
+) -> tuple[list[Row[Any]], str | None]:
+    """Rows in descending order of `sort_keys` (expressions allowed, e.g. a search rank).
+
+    The last key must be unique (the id). Each row gets the key values appended as extra
+    columns, which become the next cursor.
+    """
     types = [key.type.python_type for key in sort_keys]
     if params.cursor is not None:
         after = decode_cursor(params.cursor, types)
         statement = statement.where(tuple_(*sort_keys) < tuple_(*after))
-    statement = statement.order_by(*(key.desc() for key in sort_keys)).limit(params.limit + 1)
-    rows = list((await session.scalars(statement)).all())
+    statement = (
+        statement.add_columns(*(key.label(f"_sort_{n}") for n, key in enumerate(sort_keys)))
+        .order_by(*(key.desc() for key in sort_keys))
+        .limit(params.limit + 1)
+    )
+    rows = list((await session.execute(statement)).all())
     if len(rows) <= params.limit:
         return rows, None
     rows = rows[: params.limit]
-    last = rows[-1]
-    return rows, encode_cursor([getattr(last, key.key) for key in sort_keys])
+    return rows, encode_cursor(list(rows[-1][-len(sort_keys) :]))
+
+
+async def paginate(
+    session: AsyncSession,
+    statement: Select[tuple[RowT]],
+    sort_keys: Sequence[SortKey],
+    params: PageParams,
+) -> tuple[list[RowT], str | None]:
+    """Entities newest first by `sort_keys` (the last key must be unique, e.g. the id)."""
+    rows, cursor = await paginate_rows(session, statement, sort_keys, params)
+    return [row[0] for row in rows], cursor
