@@ -114,3 +114,14 @@ async def test_a_malformed_user_id_is_422(
     response = await client.get("/users/not-a-uuid", headers=auth_headers(codec, user))
     body = assert_error(response, 422, "validation_error")
     assert body["details"][0]["loc"] == ["path", "user_id"]
+
+
+async def test_system_zone_files_are_not_time_zones(
+    client: httpx.AsyncClient, db_session: AsyncSession, codec: TokenCodec
+) -> None:
+    user = await create_user(db_session)
+    for name in ("localtime", "posixrules"):
+        response = await client.patch(
+            f"/users/{user.id}", headers=auth_headers(codec, user), json={"timezone": name}
+        )
+        assert_error(response, 422, "validation_error")
