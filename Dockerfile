@@ -3,7 +3,10 @@ FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 COPY requirements.lock pyproject.toml README.md ./
-RUN pip install --no-deps -r requirements.lock
+# PyPI's Linux torch is the CUDA build; the local embedder needs only the CPU one.
+RUN pip install --no-deps --index-url https://download.pytorch.org/whl/cpu \
+        "$(grep -m1 '^torch==' requirements.lock)" \
+    && pip install --no-deps -r requirements.lock
 COPY . .
 RUN pip install --no-deps . && useradd --system --uid 10001 studypilot
 USER studypilot

@@ -1,13 +1,15 @@
 """The FastAPI application: `create_app()` wires settings, database, limiter, middleware, routes."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from asgi_correlation_id import CorrelationIdMiddleware
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.body_limit import BodySizeLimitMiddleware
+from api.deps import refuse_nul_in_query
 from api.errors import ErrorBody, install_error_handlers
 from api.middleware import AccessLogMiddleware
 from api.routes import auth, courses, goals, health, notes, reminders, resources, schedule, users
@@ -16,6 +18,7 @@ from core.db import create_engine, create_sessionmaker
 from core.logging import configure_logging
 from core.rate_limit import RateLimiter
 from core.security import TokenCodec
+from domain.embeddings.runtime import create_embedding_runtime
 
 API_PREFIX = "/api/v1"
 
@@ -29,9 +32,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        warm_up = asyncio.create_task(embedding.warm_up()) if settings.embedding_warm_up else None
         try:
             yield
         finally:
+            if warm_up is not None:
+                warm_up.cancel()
             await engine.dispose()
 
     app = FastAPI(
@@ -46,6 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.token_codec = TokenCodec(settings)
     app.state.rate_limiter = RateLimiter(settings.redis_url)
+    embedding = create_embedding_runtime(settings)
+    embedding.attach(app.state)
 
     install_error_handlers(app)
     # Outermost last: CORS sees every response, request ids wrap the access log.
@@ -61,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["X-Request-ID", "Retry-After"],
     )
 
-    api = APIRouter(prefix=API_PREFIX)
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(refuse_nul_in_query)])
     for module in (health, auth, users, courses, goals, notes, resources, schedule, reminders):
         api.include_router(module.router)
     app.include_router(api)

@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import Settings
-from core.errors import AppError, UnauthorizedError
+from core.errors import AppError, InvalidQueryError, UnauthorizedError
 from core.rate_limit import RateLimiter
 from core.security import TokenCodec
 from domain.auth.service import AuthService
@@ -80,3 +80,19 @@ async def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def refuse_nul_in_query(request: Request) -> None:
+    """Postgres text cannot hold NUL; a query parameter carrying one is a 422, not a 500."""
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name or "\x00" in value:
+            raise InvalidQueryError(
+                "Query parameters must not contain NUL characters.",
+                [
+                    {
+                        "loc": ["query", name.replace("\x00", "")],
+                        "message": "contains NUL",
+                        "type": "nul",
+                    }
+                ],
+            )

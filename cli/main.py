@@ -72,6 +72,17 @@ def serve() -> None:
     )
 
 
+@app.command()
+def reembed(
+    model: Annotated[str, typer.Option(help="notes, resources or all.")] = "all",
+) -> None:
+    """Embed every row without a vector of the current embedding model (needs DATABASE_URL)."""
+    # Imported here: the embedding stack is not needed by the other commands.
+    from cli.reembed import run as run_reembed
+
+    run_reembed(model)
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply migrations up to REVISION (default: head)."""

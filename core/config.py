@@ -87,6 +87,10 @@ class Settings(BaseSettings):
         default="all-MiniLM-L6-v2",
         description="Model name for the provider; vectors are always 384-dimensional.",
     )
+    embedding_warm_up: bool = Field(
+        default=True,
+        description="Load the local embedding model at start-up instead of on first use.",
+    )
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "STUDYPILOT_OPENAI_API_KEY")
     )

@@ -15,6 +15,11 @@ class AppError(Exception):
         self.details = details
 
 
+class InvalidQueryError(AppError):
+    status_code = 422
+    code = "validation_error"
+
+
 class NotFoundError(AppError):
     status_code = 404
     code = "not_found"

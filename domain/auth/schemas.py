@@ -2,7 +2,8 @@ from typing import Literal
 
 from pydantic import BaseModel, EmailStr, Field
 
-from domain.users.schemas import DisplayName, Password, StrictModel
+from core.schemas import StrictModel
+from domain.users.schemas import DisplayName, Password
 
 
 class RegisterRequest(StrictModel):

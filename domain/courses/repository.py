@@ -86,6 +86,10 @@ class CourseRepository:
         )
         return result.scalar_one_or_none()
 
+    async def get_module_anywhere(self, module_id: uuid.UUID) -> CourseModule | None:
+        """The module by id alone; callers check the caller may read its course."""
+        return await self.session.get(CourseModule, module_id)
+
     async def shift_positions(self, course_id: uuid.UUID, start: int, end: int, by: int) -> None:
         """Move every module with start <= position <= end by `by` places."""
         await self.session.execute(

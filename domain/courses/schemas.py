@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.users.schemas import StrictModel
+from core.schemas import StrictModel
 
 Visibility = Literal["private", "public"]
 MAX_MODULES_PER_COURSE = 200

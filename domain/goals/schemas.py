@@ -4,7 +4,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from domain.users.schemas import StrictModel
+from core.schemas import StrictModel
 
 GoalStatus = Literal["active", "paused", "completed", "abandoned"]
 

@@ -5,6 +5,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
 
+from core.schemas import StrictModel
+
 MIN_PASSWORD_LENGTH = 8
 # Argon2 hashes any length, but unbounded input is a cheap way to burn CPU.
 MAX_PASSWORD_LENGTH = 128
@@ -34,10 +36,6 @@ TimeZoneName = Annotated[
 ]
 Password = Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)]
 DisplayName = Annotated[str, Field(min_length=1, max_length=200)]
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class AvailableHours(StrictModel):

@@ -19,6 +19,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # array_to_string is STABLE in general but immutable for text[]; generated columns need that
+    # promise to stem tags with the rest of the text.
+    op.execute(
+        "CREATE FUNCTION studypilot_tags_text(text[]) RETURNS text "
+        "LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT array_to_string($1, ' ') $$"
+    )
     op.create_table(
         "courses",
         sa.Column("owner_id", sa.UUID(), nullable=False),
@@ -189,7 +195,7 @@ def upgrade() -> None:
             "search",
             postgresql.TSVECTOR(),
             sa.Computed(
-                "setweight(to_tsvector('english', coalesce(title, '')), 'A') || setweight(to_tsvector('english', coalesce(description, '')), 'B') || setweight(array_to_tsvector(tags::text[]), 'C')",
+                "setweight(to_tsvector('english', coalesce(title, '')), 'A') || setweight(to_tsvector('english', coalesce(description, '')), 'B') || setweight(to_tsvector('english', studypilot_tags_text(tags::text[])), 'C')",
                 persisted=True,
             ),
             nullable=False,
@@ -334,7 +340,7 @@ def upgrade() -> None:
             "search",
             postgresql.TSVECTOR(),
             sa.Computed(
-                "setweight(to_tsvector('english', coalesce(title, '')), 'A') || setweight(to_tsvector('english', coalesce(body, '')), 'B') || setweight(array_to_tsvector(tags::text[]), 'C')",
+                "setweight(to_tsvector('english', coalesce(title, '')), 'A') || setweight(to_tsvector('english', coalesce(body, '')), 'B') || setweight(to_tsvector('english', studypilot_tags_text(tags::text[])), 'C')",
                 persisted=True,
             ),
             nullable=False,
@@ -570,3 +576,4 @@ def downgrade() -> None:
     op.drop_index("ix_courses_search", table_name="courses", postgresql_using="gin")
     op.drop_index("ix_courses_owner_id_created_at", table_name="courses")
     op.drop_table("courses")
+    op.execute("DROP FUNCTION studypilot_tags_text(text[])")

@@ -1,7 +1,10 @@
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.security import TokenCodec
 from tests.fixtures.assertions import assert_error
+from tests.fixtures.factories.users import auth_headers, create_user
 
 
 async def test_unknown_route_is_404_in_the_error_shape(client: httpx.AsyncClient) -> None:
@@ -59,3 +62,17 @@ async def test_405_lists_every_method_of_the_path(client: httpx.AsyncClient) -> 
     response = await client.request("PUT", "/users/00000000-0000-0000-0000-000000000000")
     assert_error(response, 405, "method_not_allowed")
     assert set(response.headers["Allow"].split(", ")) == {"GET", "PATCH"}
+
+
+async def test_nul_characters_are_422_in_bodies_and_queries(
+    client: httpx.AsyncClient, db_session: AsyncSession, codec: TokenCodec
+) -> None:
+    user = await create_user(db_session)
+    headers = auth_headers(codec, user)
+    body = await client.post("/courses", headers=headers, json={"title": "a\u0000b"})
+    assert_error(body, 422, "validation_error")
+    nested = await client.post("/notes", headers=headers, json={"title": "n", "tags": ["x\u0000"]})
+    assert_error(nested, 422, "validation_error")
+    query = await client.get("/notes", headers=headers, params={"q": "a\x00b"})
+    assert_error(query, 422, "validation_error")
+    assert query.json()["details"][0]["loc"] == ["query", "q"]

@@ -1,0 +1,1 @@
+"""Ranked retrieval shared by every searchable feature: full text, vectors, and their fusion."""

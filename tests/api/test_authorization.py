@@ -1,0 +1,156 @@
+"""User B, holding user A's ids, gets 404 on every route with an id, and changes nothing.
+
+The table is checked against the app's own routes: a new route with a path parameter and no
+entry here fails `test_every_route_with_an_id_is_covered`.
+"""
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.security import TokenCodec
+from domain.users.models import User
+from tests.fixtures.assertions import assert_error
+from tests.fixtures.factories.content import create_note, create_resource
+from tests.fixtures.factories.courses import create_course
+from tests.fixtures.factories.goals import create_goal
+from tests.fixtures.factories.schedule import create_block, create_reminder
+from tests.fixtures.factories.users import auth_headers, create_user
+
+TABLES = [
+    "users",
+    "courses",
+    "course_modules",
+    "enrollments",
+    "module_completions",
+    "notes",
+    "resources",
+    "goals",
+    "goal_progress_events",
+    "schedule_blocks",
+    "schedule_exceptions",
+    "reminders",
+]
+# A Monday 09:00 UTC, weekly: the occurrence routes address its first occurrence.
+SERIES_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    path: str
+    body: dict[str, Any] | None = None
+    params: dict[str, str] = field(default_factory=dict)
+
+
+CASES = [
+    Case("GET", "/users/{user_id}"),
+    Case("PATCH", "/users/{user_id}", {"name": "Mallory"}),
+    Case("GET", "/courses/{course_id}"),
+    Case("PATCH", "/courses/{course_id}", {"title": "Taken over"}),
+    Case("POST", "/courses/{course_id}/modules", {"title": "Injected"}),
+    Case("PATCH", "/courses/{course_id}/modules/{module_id}", {"title": "Renamed"}),
+    Case("PUT", "/courses/{course_id}/modules/order", {"module_ids": ["{module_id}"]}),
+    Case("POST", "/courses/{course_id}/enroll"),
+    Case("POST", "/courses/{course_id}/modules/{module_id}/complete"),
+    Case("GET", "/notes/{note_id}"),
+    Case("PATCH", "/notes/{note_id}", {"title": "Mine now"}),
+    Case("DELETE", "/notes/{note_id}"),
+    Case("GET", "/resources/{resource_id}"),
+    Case("PATCH", "/resources/{resource_id}", {"title": "Mine now"}),
+    Case("DELETE", "/resources/{resource_id}"),
+    Case("GET", "/goals/{goal_id}"),
+    Case("PATCH", "/goals/{goal_id}", {"title": "Mine now"}),
+    Case("DELETE", "/goals/{goal_id}"),
+    Case("GET", "/goals/{goal_id}/progress"),
+    Case("POST", "/goals/{goal_id}/progress", {"minutes": 30}),
+    Case("GET", "/schedule/blocks/{block_id}"),
+    Case("PATCH", "/schedule/{block_id}", {"title": "Mine now"}),
+    Case("DELETE", "/schedule/{block_id}"),
+    Case("PATCH", "/schedule/{block_id}/occurrences/{original_start}", {"title": "Moved"}),
+    Case("DELETE", "/schedule/{block_id}/occurrences/{original_start}"),
+    Case("GET", "/reminders/{reminder_id}"),
+    Case("DELETE", "/reminders/{reminder_id}"),
+]
+
+
+async def _snapshot(session: AsyncSession) -> dict[str, list[str]]:
+    snapshot = {}
+    for table in TABLES:
+        rows = await session.execute(
+            text(f"SELECT to_jsonb(t) - 'search' AS row FROM {table} t ORDER BY id")  # noqa: S608
+        )
+        snapshot[table] = [json.dumps(row, sort_keys=True) for (row,) in rows]
+    return snapshot
+
+
+async def _world_of(session: AsyncSession, owner: User) -> dict[str, str]:
+    owner_id = owner.id
+    course = await create_course(session, owner_id, modules=1)
+    module_id = await session.scalar(
+        text("SELECT id FROM course_modules WHERE course_id = :c"), {"c": course.id}
+    )
+    note = await create_note(session, owner_id)
+    resource = await create_resource(session, owner_id)
+    goal = await create_goal(session, owner_id)
+    block = await create_block(session, owner, SERIES_START, rrule="FREQ=WEEKLY;COUNT=4")
+    reminder = await create_reminder(session, owner, SERIES_START, goal_id=goal.id)
+    return {
+        "goal_id": str(goal.id),
+        "block_id": str(block.id),
+        "original_start": SERIES_START.isoformat(),
+        "reminder_id": str(reminder.id),
+        "user_id": str(owner_id),
+        "course_id": str(course.id),
+        "module_id": str(module_id),
+        "note_id": str(note.id),
+        "resource_id": str(resource.id),
+    }
+
+
+def _fill(value: Any, ids: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return value.format(**ids)
+    if isinstance(value, list):
+        return [_fill(item, ids) for item in value]
+    if isinstance(value, dict):
+        return {key: _fill(item, ids) for key, item in value.items()}
+    return value
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: f"{case.method} {case.path}")
+async def test_another_users_id_is_404_and_changes_nothing(
+    case: Case, client: httpx.AsyncClient, db_session: AsyncSession, codec: TokenCodec
+) -> None:
+    alice, bob = await create_user(db_session), await create_user(db_session)
+    ids = await _world_of(db_session, alice)
+    before = await _snapshot(db_session)
+
+    response = await client.request(
+        case.method,
+        _fill(case.path, ids),
+        json=_fill(case.body, ids),
+        params=_fill(case.params, ids),
+        headers=auth_headers(codec, bob),
+    )
+    assert_error(response, 404, "not_found")
+    assert await _snapshot(db_session) == before
+
+
+def test_every_route_with_an_id_is_covered(app: FastAPI) -> None:
+    spec = app.openapi()
+    with_ids = {
+        (method.upper(), path.removeprefix("/api/v1"))
+        for path, operations in spec["paths"].items()
+        if "{" in path
+        for method in operations
+    }
+    covered = {(case.method, case.path) for case in CASES}
+    assert with_ids - covered == set()
