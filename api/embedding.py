@@ -1,9 +1,25 @@
-"""The API's side of embeddings: search queries carry a vector of the app's current model."""
+"""The API's side of embeddings: the runtime per request, search queries, embedding after writes."""
 
-from domain.embeddings.runtime import EmbeddingRuntime, EmbeddingRuntimeDep
+import uuid
+from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import BackgroundTasks, Depends, Request
+from langchain_core.embeddings import Embeddings
+
+from domain.embeddings.runtime import EmbeddingRuntime
+from domain.embeddings.service import embed_in_background
+from domain.embeddings.text import EmbeddedModel
 from domain.search.ranking import SearchQuery
 
-EmbeddingDep = EmbeddingRuntimeDep
+
+def get_embedding_runtime(request: Request) -> EmbeddingRuntime:
+    embedder: Embeddings = request.app.state.embedder
+    model_id: str = request.app.state.embedding_model_id
+    return EmbeddingRuntime(embedder, model_id)
+
+
+EmbeddingDep = Annotated[EmbeddingRuntime, Depends(get_embedding_runtime)]
 
 
 async def build_search_query(
@@ -11,3 +27,21 @@ async def build_search_query(
 ) -> SearchQuery:
     vector = await runtime.embed_query(semantic) if semantic else None
     return SearchQuery(text=text, vector=vector, model_id=runtime.model_id)
+
+
+def schedule_embedding(
+    background: BackgroundTasks, request: Request, model: EmbeddedModel, ids: Sequence[uuid.UUID]
+) -> None:
+    """Embed these rows once the response is sent, in a unit of work of their own.
+
+    The request's unit of work commits before the response goes out, so the rows are there.
+    """
+    runtime = get_embedding_runtime(request)
+    background.add_task(
+        embed_in_background,
+        request.app.state.sessionmaker,
+        runtime.embedder,
+        runtime.model_id,
+        model,
+        list(ids),
+    )

@@ -4,10 +4,9 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, status
 
 from api.deps import CurrentUser, SessionDep
-from api.embedding import EmbeddingDep, build_search_query
+from api.embedding import EmbeddingDep, build_search_query, schedule_embedding
 from api.errors import error_responses
 from core.pagination import Page, PageParams, page_params
-from domain.embeddings.runtime import schedule_embedding
 from domain.notes.models import Note
 from domain.notes.schemas import NoteCreate, NoteHit, NoteRead, NoteUpdate
 from domain.notes.service import NoteService

@@ -1,18 +1,13 @@
-"""What the running app keeps for embeddings, and the helpers routes use to reach it.
+"""What a running process keeps for embeddings: the embedder and the id of its model.
 
-Lifespan: `create_embedding_runtime(settings).attach(app.state)`; optionally start
-`warm_up()` as a task so the first embedding does not pay the model load. Routes: take
-`EmbeddingRuntimeDep` for queries, call `schedule_embedding` after writing rows.
+The app builds one at start-up (`create_embedding_runtime(settings).attach(app.state)`) and may
+`warm_up()` it in the background so the first embedding does not pay the model load.
 """
 
 import asyncio
-import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated
 
 import structlog
-from fastapi import BackgroundTasks, Depends, Request
 from langchain_core.embeddings import Embeddings
 from starlette.datastructures import State
 
@@ -24,8 +19,7 @@ from domain.embeddings.embedder import (
     create_embedder,
     model_id,
 )
-from domain.embeddings.service import embed_in_background, embed_query
-from domain.embeddings.text import EmbeddedModel
+from domain.embeddings.service import embed_query
 
 logger = structlog.get_logger("studypilot.embeddings")
 
@@ -67,39 +61,3 @@ def create_embedding_runtime(settings: Settings) -> EmbeddingRuntime:
         logger.warning("embeddings not configured", reason=exc.message)
         embedder = UnconfiguredEmbedder(exc.message)
     return EmbeddingRuntime(embedder, model_id(settings))
-
-
-def get_embedder(request: Request) -> Embeddings:
-    embedder: Embeddings = request.app.state.embedder
-    return embedder
-
-
-def get_embedding_model_id(request: Request) -> str:
-    current: str = request.app.state.embedding_model_id
-    return current
-
-
-def get_embedding_runtime(request: Request) -> EmbeddingRuntime:
-    return EmbeddingRuntime(get_embedder(request), get_embedding_model_id(request))
-
-
-EmbeddingRuntimeDep = Annotated[EmbeddingRuntime, Depends(get_embedding_runtime)]
-
-
-def schedule_embedding(
-    background: BackgroundTasks, request: Request, model: EmbeddedModel, ids: Sequence[uuid.UUID]
-) -> None:
-    """Embed these rows once the response is sent, in a unit of work of their own.
-
-    Call it after the rows are written as `pending`: the request's unit of work commits before
-    the response goes out, so the background run sees them.
-    """
-    state = request.app.state
-    background.add_task(
-        embed_in_background,
-        state.sessionmaker,
-        state.embedder,
-        state.embedding_model_id,
-        model,
-        list(ids),
-    )
