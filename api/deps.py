@@ -34,21 +34,23 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.commit()
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_token_codec(request: Request) -> TokenCodec:
+async def get_token_codec(request: Request) -> TokenCodec:
     codec: TokenCodec = request.app.state.token_codec
     return codec
 
 
-def get_rate_limiter(request: Request) -> RateLimiter:
+async def get_rate_limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.rate_limiter
     return limiter
 
 
+# Dependencies are `async def` even when they never await: FastAPI runs plain `def` ones in its
+# thread pool, a hop per dependency per request.
 # "function" scope: the commit runs before the response is sent, so a failed commit is a 500
 # and never a success the database did not keep.
 SessionDep = Annotated[AsyncSession, Depends(get_db_session, scope="function")]
@@ -59,7 +61,7 @@ RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
 _bearer = HTTPBearer(auto_error=False, description="Access token from /auth/login.")
 
 
-def get_auth_service(session: SessionDep, codec: TokenCodecDep) -> AuthService:
+async def get_auth_service(session: SessionDep, codec: TokenCodecDep) -> AuthService:
     return AuthService(session, codec)
 
 

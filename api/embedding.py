@@ -13,7 +13,7 @@ from domain.embeddings.text import EmbeddedModel
 from domain.search.ranking import SearchQuery
 
 
-def get_embedding_runtime(request: Request) -> EmbeddingRuntime:
+async def get_embedding_runtime(request: Request) -> EmbeddingRuntime:
     embedder: Embeddings = request.app.state.embedder
     model_id: str = request.app.state.embedding_model_id
     return EmbeddingRuntime(embedder, model_id)
@@ -36,12 +36,11 @@ def schedule_embedding(
 
     The request's unit of work commits before the response goes out, so the rows are there.
     """
-    runtime = get_embedding_runtime(request)
     background.add_task(
         embed_in_background,
         request.app.state.sessionmaker,
-        runtime.embedder,
-        runtime.model_id,
+        request.app.state.embedder,
+        request.app.state.embedding_model_id,
         model,
         list(ids),
     )

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.pagination import PageParams, paginate_rows
 from core.search import TEXT_SEARCH_CONFIG
 from domain.courses.models import Course, CourseModule, Enrollment, ModuleCompletion
+from domain.search.ranking import force_custom_plan
 
 
 class CourseRepository:
@@ -50,6 +51,7 @@ class CourseRepository:
                 Course.id.in_(select(Enrollment.course_id).where(Enrollment.user_id == user_id))
             )
         if query:
+            await force_custom_plan(self.session)
             tsquery = func.websearch_to_tsquery(TEXT_SEARCH_CONFIG, query)
             statement = statement.where(Course.search.op("@@")(tsquery))
             rank = func.ts_rank_cd(Course.search, tsquery, type_=Float)
