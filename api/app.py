@@ -46,8 +46,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Courses, goals, notes, schedule and AI study agents. "
         "Errors are always `{code, message, details?}`.",
         lifespan=lifespan,
-        # Any status a route does not document still answers in the error shape.
-        responses={500: {"model": ErrorBody, "description": "Internal Server Error"}},
+        # Statuses any route can answer: the body-size limit and the unexpected.
+        responses={
+            413: {"model": ErrorBody, "description": "Content Too Large"},
+            500: {"model": ErrorBody, "description": "Internal Server Error"},
+        },
     )
     app.state.settings = settings
     app.state.token_codec = TokenCodec(settings)

@@ -44,7 +44,7 @@ async def list_notes(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=NoteRead,
-    responses=error_responses(401, 404, 413, 422),
+    responses=error_responses(401, 404, 422),
 )
 async def create_note(
     body: NoteCreate,
@@ -63,7 +63,7 @@ async def get_note(note_id: uuid.UUID, user: CurrentUser, session: SessionDep) -
     return NoteRead.model_validate(await NoteService(session).get(user.id, note_id))
 
 
-@router.patch("/{note_id}", response_model=NoteRead, responses=error_responses(401, 404, 413, 422))
+@router.patch("/{note_id}", response_model=NoteRead, responses=error_responses(401, 404, 422))
 async def update_note(
     note_id: uuid.UUID,
     body: NoteUpdate,

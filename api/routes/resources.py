@@ -59,7 +59,7 @@ async def list_resources(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ResourceRead,
-    responses=error_responses(401, 404, 409, 413, 422),
+    responses=error_responses(401, 404, 409, 422),
 )
 async def create_resource(
     body: ResourceCreate,
@@ -83,7 +83,7 @@ async def get_resource(
 @router.patch(
     "/{resource_id}",
     response_model=ResourceRead,
-    responses=error_responses(401, 404, 409, 413, 422),
+    responses=error_responses(401, 404, 409, 422),
 )
 async def update_resource(
     resource_id: uuid.UUID,
