@@ -90,7 +90,11 @@ def _http(loaded: LoadedData | None, http: HttpResults) -> list[str]:
         "",
         '"other load": share of the machine\'s CPU used by processes that are none of ours '
         "during the phase (others' test runs on a shared machine distort a run; re-run when "
-        "it is high).",
+        'it is high). "SQL statements/req" comes from pg_stat_statements, which counts a '
+        "`SET LOCAL` sent as a prepared statement (the app's search sets `plan_cache_mode`) "
+        "once per connection rather than per request; the asyncpg ping of SQLAlchemy's "
+        "`pool_pre_ping` (an empty statement between its `BEGIN` and `ROLLBACK`) is not "
+        "counted either.",
         "",
         "| Endpoint | Answers compared | Throughput app/baseline (target >= "
         f"{THROUGHPUT_TARGET}) | p99 app/baseline (target <= {P99_TARGET}) | Verdict |",

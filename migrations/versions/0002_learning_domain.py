@@ -244,6 +244,7 @@ def upgrade() -> None:
         ["embedding"],
         postgresql_using="hnsw",
         postgresql_ops={"embedding": "vector_cosine_ops"},
+        postgresql_with={"m": 24, "ef_construction": 128},
     )
     op.create_index(
         "ix_resources_search", "resources", ["search"], unique=False, postgresql_using="gin"
@@ -390,6 +391,7 @@ def upgrade() -> None:
         ["embedding"],
         postgresql_using="hnsw",
         postgresql_ops={"embedding": "vector_cosine_ops"},
+        postgresql_with={"m": 24, "ef_construction": 128},
     )
     op.create_index("ix_notes_search", "notes", ["search"], unique=False, postgresql_using="gin")
     op.create_index("ix_notes_tags", "notes", ["tags"], unique=False, postgresql_using="gin")
