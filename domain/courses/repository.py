@@ -1,7 +1,7 @@
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Float, Select, func, or_, select, update
+from sqlalchemy import Float, Select, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +23,17 @@ class CourseRepository:
     async def get_visible(self, user_id: uuid.UUID, course_id: uuid.UUID) -> Course | None:
         result = await self.session.execute(self.visible_to(user_id).where(Course.id == course_id))
         return result.scalar_one_or_none()
+
+    async def usable_by(self, user_id: uuid.UUID, course_id: uuid.UUID) -> bool:
+        """The course exists and the user owns it or is enrolled in it (what goals and schedule
+        blocks may link to; merely public is not enough)."""
+        enrolled = exists().where(Enrollment.course_id == Course.id, Enrollment.user_id == user_id)
+        result = await self.session.execute(
+            select(
+                exists().where(Course.id == course_id, or_(Course.owner_id == user_id, enrolled))
+            )
+        )
+        return bool(result.scalar_one())
 
     async def get_owned(
         self, user_id: uuid.UUID, course_id: uuid.UUID, *, for_update: bool = False

@@ -1,11 +1,10 @@
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Date, cast, exists, func, or_, select
+from sqlalchemy import Date, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.pagination import PageParams, paginate
-from domain.courses.models import Course, Enrollment
 from domain.goals.models import Goal, GoalProgressEvent
 from domain.goals.progress import ProgressTotals
 
@@ -43,16 +42,6 @@ class GoalRepository:
     async def delete(self, goal: Goal) -> None:
         await self.session.delete(goal)
         await self.session.flush()
-
-    async def course_is_usable(self, user_id: uuid.UUID, course_id: uuid.UUID) -> bool:
-        """The course exists and the user owns it or is enrolled in it."""
-        enrolled = exists().where(Enrollment.course_id == Course.id, Enrollment.user_id == user_id)
-        result = await self.session.execute(
-            select(
-                exists().where(Course.id == course_id, or_(Course.owner_id == user_id, enrolled))
-            )
-        )
-        return bool(result.scalar_one())
 
     async def progress_totals(
         self, goal_ids: Sequence[uuid.UUID], timezone: str

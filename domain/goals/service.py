@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import AppError, ConflictError, NotFoundError
 from core.pagination import PageParams
+from domain.courses.repository import CourseRepository
 from domain.goals import progress
 from domain.goals.models import Goal, GoalProgressEvent
 from domain.goals.repository import GoalRepository
@@ -215,7 +216,7 @@ class GoalService:
         return goal
 
     async def _check_course(self, user: User, course_id: uuid.UUID) -> None:
-        if not await self.goals.course_is_usable(user.id, course_id):
+        if not await CourseRepository(self.session).usable_by(user.id, course_id):
             raise CourseNotFoundError()
 
     async def _views(self, user: User, goals: Sequence[Goal]) -> list[GoalView]:

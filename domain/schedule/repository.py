@@ -5,7 +5,6 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from domain.courses.models import Course, Enrollment
 from domain.goals.models import Goal
 from domain.schedule.models import ScheduleBlock, ScheduleException
 
@@ -79,14 +78,6 @@ class ScheduleRepository:
         # Its exceptions go with it (loaded, so the ORM deletes them); reminders by FK cascade.
         await self.session.delete(block)
         await self.session.flush()
-
-    async def course_usable_by(self, user_id: uuid.UUID, course_id: uuid.UUID) -> bool:
-        """The caller owns the course or is enrolled in it."""
-        enrolled = exists().where(Enrollment.course_id == Course.id, Enrollment.user_id == user_id)
-        statement = select(
-            exists().where(Course.id == course_id, or_(Course.owner_id == user_id, enrolled))
-        )
-        return bool(await self.session.scalar(statement))
 
     async def goal_owned_by(self, user_id: uuid.UUID, goal_id: uuid.UUID) -> bool:
         statement = select(exists().where(Goal.id == goal_id, Goal.user_id == user_id))

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import AppError, NotFoundError
+from domain.courses.repository import CourseRepository
 from domain.schedule.models import ScheduleBlock, ScheduleException
 from domain.schedule.recurrence import (
     EARLIEST,
@@ -297,7 +298,9 @@ class ScheduleService:
     async def _check_links(
         self, user: User, course_id: uuid.UUID | None, goal_id: uuid.UUID | None
     ) -> None:
-        if course_id is not None and not await self.blocks.course_usable_by(user.id, course_id):
+        if course_id is not None and not await CourseRepository(self.session).usable_by(
+            user.id, course_id
+        ):
             raise NotFoundError("Course not found.")
         if goal_id is not None and not await self.blocks.goal_owned_by(user.id, goal_id):
             raise NotFoundError("Goal not found.")
