@@ -7,7 +7,9 @@ functions turn those aggregates into what clients see, so the rules are testable
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from domain.users.schemas import IANA_ZONE_NAMES
 
 ACTIVE = "active"
 PAUSED = "paused"
@@ -44,19 +46,10 @@ class GoalPlan:
     target_modules: int | None = None
 
 
-# Present in some systems' zoneinfo (so accepted as IANA names there) but unknown to Postgres,
-# whose `AT TIME ZONE` would fail every goal read; they name the server's zone anyway.
-_SERVER_ONLY_ZONES = frozenset({"localtime", "posixrules"})
-
-
 def user_zone(name: str) -> ZoneInfo:
-    # Zones are validated when a user sets them; a stale name must not break every goal read.
-    if name in _SERVER_ONLY_ZONES:
-        return ZoneInfo("UTC")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    # Zones are validated when a user sets them; a stale or non-IANA name (one Postgres's
+    # `AT TIME ZONE` would reject) must not break every goal read, so it reads as UTC.
+    return ZoneInfo(name) if name in IANA_ZONE_NAMES else ZoneInfo("UTC")
 
 
 def local_date(moment: datetime, zone: ZoneInfo) -> date:
