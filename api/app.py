@@ -8,13 +8,30 @@ from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from agents.chat.graph import build_chat_graph
+from agents.checkpointer import open_checkpointer
+from agents.llm import ChatModels
 from api.body_limit import BodySizeLimitMiddleware
 from api.deps import refuse_nul_in_query
 from api.errors import ErrorBody, install_error_handlers
 from api.middleware import AccessLogMiddleware
-from api.routes import auth, courses, goals, health, notes, reminders, resources, schedule, users
+from api.routes import (
+    ai_chat,
+    auth,
+    courses,
+    goals,
+    health,
+    notes,
+    plans,
+    recommendations,
+    reminders,
+    resources,
+    schedule,
+    summaries,
+    users,
+)
 from core.config import Settings, get_settings
-from core.db import create_engine, create_sessionmaker
+from core.db import create_engine, create_sessionmaker, require_database_url
 from core.logging import configure_logging
 from core.rate_limit import RateLimiter
 from core.security import TokenCodec
@@ -34,7 +51,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessionmaker = create_sessionmaker(engine)
         warm_up = asyncio.create_task(embedding.warm_up()) if settings.embedding_warm_up else None
         try:
-            yield
+            async with open_checkpointer(
+                require_database_url(settings), max_size=settings.db_pool_size
+            ) as checkpointer:
+                app.state.chat_agent = build_chat_graph(checkpointer)
+                yield
         finally:
             if warm_up is not None:
                 warm_up.cancel()
@@ -55,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.token_codec = TokenCodec(settings)
     app.state.rate_limiter = RateLimiter(settings.redis_url)
+    app.state.chat_models = ChatModels(settings)
     embedding = create_embedding_runtime(settings)
     embedding.attach(app.state)
 
@@ -73,7 +95,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(refuse_nul_in_query)])
-    for module in (health, auth, users, courses, goals, notes, resources, schedule, reminders):
+    # recommendations before resources: POST /resources/recommend is not a resource id.
+    for module in (
+        health,
+        auth,
+        users,
+        courses,
+        goals,
+        notes,
+        recommendations,
+        resources,
+        schedule,
+        reminders,
+        ai_chat,
+        summaries,
+        plans,
+    ):
         api.include_router(module.router)
     app.include_router(api)
     return app

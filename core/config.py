@@ -100,6 +100,55 @@ class Settings(BaseSettings):
         description="OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp, gateways).",
     )
 
+    llm_model: str | None = Field(
+        default=None,
+        description="Chat model for every AI task (e.g. gpt-4o-mini); unset: the AI endpoints "
+        "answer 503 llm_not_configured. Needs OPENAI_API_KEY or OPENAI_BASE_URL.",
+    )
+    llm_chat_model: str | None = Field(default=None, description="Overrides llm_model for chat.")
+    llm_summary_model: str | None = Field(
+        default=None, description="Overrides llm_model for summaries."
+    )
+    llm_plan_model: str | None = Field(
+        default=None, description="Overrides llm_model for study plans."
+    )
+    llm_recommend_model: str | None = Field(
+        default=None, description="Overrides llm_model for recommendations."
+    )
+    llm_judge_model: str | None = Field(
+        default=None, description="Overrides llm_model for eval judges."
+    )
+    llm_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="Per-request timeout for the model provider."
+    )
+    llm_max_retries: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="Retries (exponential backoff, honouring Retry-After) on 429, 5xx, timeouts.",
+    )
+    ai_requests_per_minute: int = Field(
+        default=20, ge=1, description="AI endpoint calls per user per minute."
+    )
+    ai_tokens_per_day: int = Field(
+        default=200_000, ge=1, description="Model tokens (in + out) per user per day."
+    )
+    chat_history_token_budget: int = Field(
+        default=6_000,
+        ge=500,
+        description="Older conversation turns are trimmed to keep the history under this.",
+    )
+    context_token_budget: int = Field(
+        default=3_000,
+        ge=200,
+        description="Notes and courses named in context_refs are cut to fit this.",
+    )
+    chat_run_lease_seconds: int = Field(
+        default=300,
+        ge=10,
+        description="A chat turn still marked running after this is taken as abandoned.",
+    )
+
     cors_origins: list[str] = Field(
         default_factory=list, description='Allowed browser origins, as JSON: ["https://app"].'
     )

@@ -59,3 +59,26 @@ class RateLimitedError(AppError):
     def __init__(self, message: str, retry_after_seconds: int) -> None:
         super().__init__(message, {"retry_after_seconds": retry_after_seconds})
         self.retry_after_seconds = retry_after_seconds
+
+
+class RunInProgressError(ConflictError):
+    code = "run_in_progress"
+
+
+class LLMNotConfiguredError(AppError):
+    status_code = 503
+    code = "llm_not_configured"
+
+
+class LLMUnavailableError(AppError):
+    """The provider kept failing (rate limits, 5xx, timeouts) after our retries."""
+
+    status_code = 503
+    code = "llm_unavailable"
+
+
+class LLMProviderError(AppError):
+    """The provider refused the request or answered something we cannot use."""
+
+    status_code = 502
+    code = "llm_bad_response"

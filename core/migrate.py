@@ -6,6 +6,7 @@ from alembic import command
 from alembic.config import Config
 
 import migrations
+from agents.checkpointer import setup_checkpointer
 
 SCRIPT_LOCATION = Path(migrations.__file__).parent
 
@@ -20,6 +21,9 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
+    if revision == "head":
+        # The chat checkpointer's tables follow the library's own versioned migrations.
+        setup_checkpointer(database_url)
 
 
 def downgrade(database_url: str, revision: str) -> None:

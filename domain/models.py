@@ -2,11 +2,16 @@
 
 
 def load_all_models() -> None:
+    import domain.agent_runs.models
     import domain.auth.models
+    import domain.conversations.models
     import domain.courses.models
     import domain.goals.models
     import domain.notes.models
+    import domain.plans.models
+    import domain.recommendations.models
     import domain.reminders.models
     import domain.resources.models
     import domain.schedule.models
+    import domain.summaries.models
     import domain.users.models  # noqa: F401

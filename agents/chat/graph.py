@@ -1,0 +1,104 @@
+"""The chat agent: model → tools → model … until the model answers without tool calls.
+
+Compiled once per process with the Postgres checkpointer; the model, the user and the session
+arrive per turn in the run-time context (`ChatContext`), never in the checkpointed state.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages.utils import count_tokens_approximately, trim_messages
+from langchain_core.tools import ToolException
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import START, MessagesState, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.prebuilt import ToolNode, tools_condition
+from langgraph.runtime import Runtime
+from pydantic import ValidationError
+
+from agents.chat.context import ChatContext
+from core.errors import AppError
+from tools.reading import get_course, list_goals, read_schedule, search_notes_and_resources
+from tools.scheduling import find_free_time
+from tools.writing import create_reminder, create_schedule_block, record_progress
+
+log = structlog.get_logger(__name__)
+
+CHAT_TOOLS = [
+    search_notes_and_resources,
+    get_course,
+    list_goals,
+    read_schedule,
+    find_free_time,
+    record_progress,
+    create_schedule_block,
+    create_reminder,
+]
+# Model steps per turn before we stop: tool loops end here, not at a bill.
+MAX_MODEL_STEPS = 8
+RECURSION_LIMIT = 2 * MAX_MODEL_STEPS + 1
+
+ChatGraph = CompiledStateGraph[MessagesState, ChatContext, MessagesState, MessagesState]
+
+
+def tool_error_message(exc: Exception) -> str:
+    """What the model is told when a tool fails: expected failures in words it can act on,
+    anything else as a plain failure (details stay in our logs)."""
+    if isinstance(exc, ToolException | AppError):
+        return f"Error: {exc}"
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()
+        )
+        return f"Error: invalid arguments: {problems}"
+    log.exception("chat_tool_failed", exc_info=exc)
+    return "Error: the tool failed unexpectedly. Tell the student it could not be done."
+
+
+def current_turn_start(messages: Sequence[BaseMessage]) -> int:
+    for index in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[index], HumanMessage):
+            return index
+    return 0
+
+
+def fit_history(messages: list[AnyMessage], budget: int) -> list[BaseMessage]:
+    """Earlier turns, newest first, as many as fit the budget next to the whole current turn.
+
+    Counting is approximate (characters), so it works offline and costs nothing.
+    """
+    start = current_turn_start(messages)
+    current: list[BaseMessage] = list(messages[start:])
+    left = budget - count_tokens_approximately(current)
+    if start == 0 or left <= 0:
+        return current
+    earlier = trim_messages(
+        messages[:start],
+        max_tokens=left,
+        token_counter=count_tokens_approximately,
+        strategy="last",
+        start_on="human",
+        allow_partial=False,
+    )
+    return [*earlier, *current]
+
+
+async def call_model(state: MessagesState, runtime: Runtime[ChatContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    history = fit_history(state["messages"], ctx.history_token_budget)
+    model = ctx.model.bind_tools(CHAT_TOOLS)
+    reply = await model.ainvoke([SystemMessage(ctx.system_prompt), *history])
+    return {"messages": [reply]}
+
+
+def build_chat_graph(checkpointer: BaseCheckpointSaver[Any] | None) -> ChatGraph:
+    graph = StateGraph(MessagesState, context_schema=ChatContext)
+    graph.add_node("agent", call_model)
+    graph.add_node("tools", ToolNode(CHAT_TOOLS, handle_tool_errors=tool_error_message))
+    graph.add_edge(START, "agent")
+    graph.add_conditional_edges("agent", tools_condition)
+    graph.add_edge("tools", "agent")
+    return graph.compile(checkpointer=checkpointer)

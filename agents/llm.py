@@ -1,0 +1,100 @@
+"""The model factory: one `ChatOpenAI` per task, configured by settings, and provider errors.
+
+Any OpenAI-compatible server works through `OPENAI_BASE_URL` (vLLM, Ollama, llama.cpp, gateways).
+Retries with exponential backoff (honouring `Retry-After`) are the openai client's own; what is
+still failing after them is mapped onto our error contract by `provider_errors`.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Literal
+
+import openai
+from langchain_core.exceptions import OutputParserException
+from langchain_core.language_models import BaseChatModel
+from langchain_openai import ChatOpenAI
+from pydantic import SecretStr, ValidationError
+
+from core.config import Settings
+from core.errors import LLMNotConfiguredError, LLMProviderError, LLMUnavailableError
+
+Task = Literal["chat", "summary", "plan", "recommend", "judge"]
+
+# Local OpenAI-compatible servers take no key, but the client insists on one.
+_KEYLESS_PLACEHOLDER = SecretStr("not-needed")
+
+
+def model_name(settings: Settings, task: Task) -> str:
+    """The model configured for `task`; 503 llm_not_configured naming the setting when none is."""
+    override: str | None = getattr(settings, f"llm_{task}_model")
+    name = override or settings.llm_model
+    if name is None:
+        raise LLMNotConfiguredError(
+            "No language model is configured. Set STUDYPILOT_LLM_MODEL (or "
+            f"STUDYPILOT_LLM_{task.upper()}_MODEL) and OPENAI_API_KEY or OPENAI_BASE_URL.",
+            {"settings": ["STUDYPILOT_LLM_MODEL", "OPENAI_API_KEY", "OPENAI_BASE_URL"]},
+        )
+    if settings.openai_api_key is None and settings.openai_base_url is None:
+        raise LLMNotConfiguredError(
+            "A model is named but no provider is: set OPENAI_API_KEY (OpenAI) or "
+            "OPENAI_BASE_URL (any OpenAI-compatible server).",
+            {"settings": ["OPENAI_API_KEY", "OPENAI_BASE_URL"]},
+        )
+    return name
+
+
+def chat_model(settings: Settings, task: Task, *, temperature: float | None = None) -> ChatOpenAI:
+    return ChatOpenAI(
+        model=model_name(settings, task),
+        api_key=settings.openai_api_key or _KEYLESS_PLACEHOLDER,
+        base_url=settings.openai_base_url,
+        timeout=settings.llm_timeout_seconds,
+        max_retries=settings.llm_max_retries,
+        temperature=temperature,
+        # Token usage on streamed answers too: limits and agent_runs count every token.
+        stream_usage=True,
+    )
+
+
+class ChatModels:
+    """The app's models, one per task, made on first use and then reused (with their
+    connection pools). Tests swap in scripted models through `with_model`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._models: dict[Task, BaseChatModel] = {}
+
+    def for_task(self, task: Task) -> BaseChatModel:
+        if task not in self._models:
+            self._models[task] = chat_model(self._settings, task)
+        return self._models[task]
+
+    def with_model(self, task: Task, model: BaseChatModel) -> None:
+        self._models[task] = model
+
+
+@contextmanager
+def provider_errors() -> Iterator[None]:
+    """Turn what the provider still fails with after retries into 503/502 in our error shape."""
+    try:
+        yield
+    except (openai.RateLimitError, openai.InternalServerError) as exc:
+        raise LLMUnavailableError(
+            "The language model provider is unavailable; try again shortly.",
+            {"provider_status": exc.status_code},
+        ) from exc
+    except openai.APIConnectionError as exc:  # includes timeouts
+        raise LLMUnavailableError(
+            "The language model provider did not answer in time; try again shortly.",
+            {"provider_error": type(exc).__name__},
+        ) from exc
+    except openai.APIStatusError as exc:
+        raise LLMProviderError(
+            "The language model provider refused the request.",
+            {"provider_status": exc.status_code},
+        ) from exc
+    except (OutputParserException, ValidationError) as exc:
+        raise LLMProviderError(
+            "The language model answered in a shape that could not be used.",
+            {"provider_error": type(exc).__name__},
+        ) from exc

@@ -1,0 +1,126 @@
+"""Every agent run is recorded, and its tokens are charged to the user's daily budget.
+
+`AgentRuns.track(...)` wraps one run: it times it, collects token usage through LangChain's
+usage callback, gathers tool calls, and on the way out writes one `agent_runs` row in a unit of
+work of its own (a failed run is recorded too, with its error code) and spends the tokens.
+"""
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from langchain_core.callbacks import UsageMetadataCallbackHandler
+from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerMinute
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.config import Settings
+from core.db import unit_of_work
+from core.errors import AppError
+from core.rate_limit import RateLimiter
+from domain.agent_runs.models import AgentRun
+
+log = structlog.get_logger(__name__)
+
+RATE_SCOPE = "ai"
+BUDGET_SCOPE = "ai-tokens"
+
+
+@dataclass
+class TrackedRun:
+    graph: str
+    model: str
+    prompt_version: str
+    conversation_id: uuid.UUID | None = None
+    id: uuid.UUID = field(default_factory=uuid.uuid4)
+    usage: UsageMetadataCallbackHandler = field(default_factory=UsageMetadataCallbackHandler)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def tokens(self) -> tuple[int, int]:
+        totals = self.usage.usage_metadata.values()
+        return (
+            sum(usage["input_tokens"] for usage in totals),
+            sum(usage["output_tokens"] for usage in totals),
+        )
+
+    @property
+    def callbacks(self) -> list[Any]:
+        return [self.usage]
+
+
+class AgentRuns:
+    def __init__(
+        self,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        limiter: RateLimiter,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._limiter = limiter
+        self._per_minute: RateLimitItem = RateLimitItemPerMinute(settings.ai_requests_per_minute)
+        self._tokens_per_day: RateLimitItem = RateLimitItemPerDay(settings.ai_tokens_per_day)
+
+    async def admit(self, user_id: uuid.UUID) -> None:
+        """One AI request for this user: 429 past the per-minute limit or the day's tokens."""
+        await self._limiter.check(self._per_minute, RATE_SCOPE, str(user_id))
+        await self._limiter.ensure_budget_left(self._tokens_per_day, BUDGET_SCOPE, str(user_id))
+
+    @asynccontextmanager
+    async def track(
+        self,
+        user_id: uuid.UUID,
+        graph: str,
+        model: str,
+        prompt_version: str,
+        conversation_id: uuid.UUID | None = None,
+    ) -> AsyncIterator[TrackedRun]:
+        run = TrackedRun(graph, model, prompt_version, conversation_id)
+        started = time.perf_counter()
+        error_code: str | None = None
+        try:
+            yield run
+        except AppError as exc:
+            error_code = exc.code
+            raise
+        except BaseException:
+            error_code = "internal_error"
+            raise
+        finally:
+            latency_ms = round((time.perf_counter() - started) * 1000)
+            await self._record(user_id, run, latency_ms, error_code)
+
+    async def _record(
+        self, user_id: uuid.UUID, run: TrackedRun, latency_ms: int, error_code: str | None
+    ) -> None:
+        input_tokens, output_tokens = run.tokens
+        try:
+            async with unit_of_work(self._sessionmaker) as session:
+                session.add(
+                    AgentRun(
+                        id=run.id,
+                        user_id=user_id,
+                        graph=run.graph,
+                        model=run.model,
+                        prompt_version=run.prompt_version,
+                        input_tokens=input_tokens,
+                        output_tokens=output_tokens,
+                        latency_ms=latency_ms,
+                        tool_calls=run.tool_calls,
+                        outcome="ok" if error_code is None else "error",
+                        error_code=error_code,
+                        conversation_id=run.conversation_id,
+                    )
+                )
+            await self._limiter.spend(
+                self._tokens_per_day,
+                BUDGET_SCOPE,
+                str(user_id),
+                amount=input_tokens + output_tokens,
+            )
+        except Exception:
+            # Recording must never turn an answer into an error, nor hide the run's own error.
+            log.exception("agent_run_not_recorded", graph=run.graph, run_id=str(run.id))

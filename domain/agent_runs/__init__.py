@@ -1,0 +1,1 @@
+"""Every agent run, recorded: usage limits, evals and cost reports read these."""

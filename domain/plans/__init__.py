@@ -1,0 +1,1 @@
+"""Study plans: a model drafts what to study, a deterministic scheduler decides when."""

@@ -1,0 +1,72 @@
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, IdMixin, TimestampMixin
+
+
+class StudyPlan(IdMixin, TimestampMixin, Base):
+    __tablename__ = "study_plans"
+    __table_args__ = (
+        CheckConstraint("status IN ('draft', 'accepted')", name="status"),
+        CheckConstraint("goal_id IS NOT NULL OR course_id IS NOT NULL", name="subject"),
+        Index("ix_study_plans_user_id_created_at", "user_id", "created_at"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    goal_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("goals.id", ondelete="CASCADE"), index=True
+    )
+    course_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    timezone: Mapped[str] = mapped_column(String(64))
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    # The scheduler's proof, re-derived from the slots: minutes placed vs needed, no overlaps,
+    # inside available hours, before the deadline, and what did not fit.
+    fits: Mapped[bool] = mapped_column(Boolean)
+    proof: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    model: Mapped[str] = mapped_column(String(200))
+    prompt_version: Mapped[str] = mapped_column(String(200))
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    sessions: Mapped[list["PlanSession"]] = relationship(
+        order_by="PlanSession.position", lazy="raise", cascade="all, delete-orphan"
+    )
+
+
+class PlanSession(IdMixin, Base):
+    """One session the model chose, in study order, with the slots the scheduler gave it."""
+
+    __tablename__ = "plan_sessions"
+    __table_args__ = (CheckConstraint("minutes > 0", name="minutes_positive"),)
+
+    plan_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("study_plans.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    objective: Mapped[str] = mapped_column(Text)
+    module_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("course_modules.id", ondelete="SET NULL")
+    )
+    minutes: Mapped[int] = mapped_column(Integer)
+    # [{part, starts_at, ends_at, schedule_block_id}]; empty when it did not fit.
+    slots: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)

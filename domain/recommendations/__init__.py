@@ -1,0 +1,1 @@
+"""Resource recommendations: candidates from embeddings, re-ranked and explained by a model."""

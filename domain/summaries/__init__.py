@@ -1,0 +1,1 @@
+"""Summaries of notes and courses, cached by content hash and prompt version."""

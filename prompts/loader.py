@@ -1,0 +1,84 @@
+"""Load a prompt by name and version.
+
+A prompt is a Markdown file `prompts/<name>/v<N>.md` opening with a header::
+
+    ---
+    version: 2
+    description: what the prompt is for
+    ---
+
+Old versions stay next to new ones, so an eval can run any of them and every agent run records
+the one it used (`Prompt.ref`, e.g. ``chat/system@v2``). Placeholders are `$name`
+(`string.Template`), so JSON braces in a prompt need no escaping.
+"""
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from string import Template
+
+PROMPTS_DIR = Path(__file__).parent
+_FILE_NAME = re.compile(r"^v(\d+)\.md$")
+_HEADER = re.compile(r"\A---\n(?P<fields>.*?)\n---\n", re.DOTALL)
+
+
+class PromptNotFoundError(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Prompt:
+    name: str
+    version: int
+    description: str
+    text: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@v{self.version}"
+
+    def render(self, **values: object) -> str:
+        """Fill every `$placeholder`; a missing value raises KeyError rather than leaking `$x`."""
+        return Template(self.text).substitute({k: str(v) for k, v in values.items()})
+
+
+def available_versions(name: str) -> list[int]:
+    folder = PROMPTS_DIR / name
+    if not folder.is_dir():
+        return []
+    return sorted(
+        int(match.group(1))
+        for path in folder.iterdir()
+        if (match := _FILE_NAME.match(path.name)) is not None
+    )
+
+
+@cache
+def load_prompt(name: str, version: int | None = None) -> Prompt:
+    """The prompt `name` at `version`, or its newest version when none is given."""
+    versions = available_versions(name)
+    if not versions:
+        raise PromptNotFoundError(f"no prompt named {name!r}")
+    chosen = versions[-1] if version is None else version
+    if chosen not in versions:
+        raise PromptNotFoundError(f"prompt {name!r} has no version {chosen} (has {versions})")
+    return _parse(name, chosen, (PROMPTS_DIR / name / f"v{chosen}.md").read_text("utf-8"))
+
+
+def _parse(name: str, version: int, content: str) -> Prompt:
+    header = _HEADER.match(content)
+    if header is None:
+        raise ValueError(f"prompt {name}@v{version} lacks its '---' header")
+    fields = {
+        key.strip(): value.strip()
+        for key, _, value in (line.partition(":") for line in header["fields"].splitlines())
+    }
+    if fields.get("version") != str(version):
+        raise ValueError(f"prompt {name}@v{version}: header says version {fields.get('version')!r}")
+    return Prompt(
+        name=name,
+        version=version,
+        description=fields.get("description", ""),
+        text=content[header.end() :].strip() + "\n",
+    )

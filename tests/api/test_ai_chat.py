@@ -1,0 +1,143 @@
+"""POST /ai/chat and the conversations, with scripted models and the real Postgres checkpointer."""
+
+import json
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from langchain_core.messages import AIMessage
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.security import TokenCodec
+from domain.agent_runs.models import AgentRun
+from domain.conversations.models import Conversation
+from domain.schedule.models import ScheduleBlock
+from tests.fixtures.assertions import assert_error
+from tests.fixtures.factories.content import create_note
+from tests.fixtures.factories.users import auth_headers, create_user
+from tests.fixtures.llm import scripted, tool_call
+
+
+async def _count(session: AsyncSession, model: Any) -> int:
+    return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_chat_turn_searches_cites_and_persists_the_thread(
+    app: FastAPI, client: httpx.AsyncClient, db_session: AsyncSession, codec: TokenCodec
+) -> None:
+    user = await create_user(db_session)
+    note = await create_note(db_session, user.id, title="Krebs cycle", body="citrate first")
+    model = scripted(
+        tool_call("search_notes_and_resources", query="krebs cycle"),
+        f"It starts with citrate [note:{note.id}] [note:00000000-0000-0000-0000-000000000000].",
+        "Second answer.",
+    )
+    app.state.chat_models.with_model("chat", model)
+    headers = auth_headers(codec, user)
+
+    first = await client.post("/ai/chat", headers=headers, json={"message": "What is first?"})
+    assert first.status_code == 200, first.text
+    reply = first.json()
+    assert [c["name"] for c in reply["tool_calls"]] == ["search_notes_and_resources"]
+    assert reply["tool_calls"][0]["ok"] is True
+    # The invented id is not a citation; the searched note is.
+    assert reply["citations"] == [{"type": "note", "id": str(note.id), "title": "Krebs cycle"}]
+    assert reply["changes"] == []
+
+    second = await client.post(
+        "/ai/chat",
+        headers=headers,
+        json={"message": "And then?", "conversation_id": reply["conversation_id"]},
+    )
+    assert second.status_code == 200, second.text
+    # The second call saw the whole first turn: question, tool call, tool result, answer.
+    sent = [m.type for m in model.received[-1]]
+    assert sent == ["system", "human", "ai", "tool", "ai", "human"]
+
+    detail = await client.get(f"/ai/conversations/{reply['conversation_id']}", headers=headers)
+    assert detail.status_code == 200
+    roles = [m["role"] for m in detail.json()["messages"]]
+    assert roles == ["user", "assistant", "tool", "assistant", "user", "assistant"]
+    assert detail.json()["turn_count"] == 2
+    runs = (await db_session.scalars(select(AgentRun))).all()
+    assert [(r.graph, r.outcome) for r in runs] == [("chat", "ok"), ("chat", "ok")]
+    assert runs[0].tool_calls[0]["name"] == "search_notes_and_resources"
+
+
+async def test_a_change_needs_the_students_own_words(
+    app: FastAPI, client: httpx.AsyncClient, db_session: AsyncSession, codec: TokenCodec
+) -> None:
+    user = await create_user(db_session)
+    block = {
+        "title": "Review",
+        "start": "2030-01-07T09:00:00+00:00",
+        "end": "2030-01-07T10:00:00+00:00",
+    }
+    model = scripted(
+        tool_call("create_schedule_block", user_request="please add it", **block),
+        "I could not add it without your request.",
+        tool_call(
+            "create_schedule_block", call_id="call_2", user_request="add a review block", **block
+        ),
+        "Added the review block.",
+    )
+    app.state.chat_models.with_model("chat", model)
+    headers = auth_headers(codec, user)
+
+    refused = await client.post("/ai/chat", headers=headers, json={"message": "When do I study?"})
+    assert refused.json()["tool_calls"][0]["ok"] is False
+    assert refused.json()["changes"] == []
+    assert await _count(db_session, ScheduleBlock) == 0
+
+    done = await client.post(
+        "/ai/chat",
+        headers=headers,
+        json={
+            "message": "Please add a review block on Monday at 9",
+            "conversation_id": refused.json()["conversation_id"],
+        },
+    )
+    assert done.status_code == 200, done.text
+    changes = done.json()["changes"]
+    assert [c["type"] for c in changes] == ["schedule_block"]
+    assert await _count(db_session, ScheduleBlock) == 1
+
+
+async def test_sse_streams_tokens_tool_events_and_the_reply(
+    app: FastAPI, client: httpx.AsyncClient, db_session: AsyncSession, codec: TokenCodec
+) -> None:
+    user = await create_user(db_session)
+    app.state.chat_models.with_model(
+        "chat", scripted(tool_call("list_goals"), AIMessage("You have no goals yet."))
+    )
+    response = await client.post(
+        "/ai/chat",
+        headers={**auth_headers(codec, user), "Accept": "text/event-stream"},
+        json={"message": "How am I doing?"},
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = [
+        (block.split("\n")[0].removeprefix("event: "), json.loads(block.split("data: ", 1)[1]))
+        for block in response.text.strip().split("\n\n")
+    ]
+    kinds = [kind for kind, _ in events]
+    assert kinds[0] == "conversation"
+    assert kinds[1:3] == ["tool_call", "tool_result"]
+    assert "token" in kinds
+    assert kinds[-1] == "reply"
+    streamed = "".join(data["text"] for kind, data in events if kind == "token")
+    assert streamed == events[-1][1]["message"] == "You have no goals yet."
+
+
+async def test_no_model_configured_is_503_and_nothing_is_written(
+    client: httpx.AsyncClient, db_session: AsyncSession, codec: TokenCodec
+) -> None:
+    user = await create_user(db_session)
+    response = await client.post(
+        "/ai/chat", headers=auth_headers(codec, user), json={"message": "hi"}
+    )
+    assert_error(response, 503, "llm_not_configured")
+    assert "STUDYPILOT_LLM_MODEL" in response.json()["message"]
+    assert await _count(db_session, Conversation) == 0

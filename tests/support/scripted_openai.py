@@ -1,0 +1,329 @@
+"""A real OpenAI-compatible chat-completions server whose answers are scripted.
+
+No model provider is reachable from tests, cassette recording or benchmarks, yet the code under
+test talks to one through real clients (`openai.AsyncOpenAI`, `langchain_openai.ChatOpenAI`).
+Mocking those clients would only test our guesses about them. Instead this module serves the
+OpenAI wire format over real HTTP on 127.0.0.1, so the clients' own request building, response
+parsing, streaming, retries and timeouts all run unchanged; only what the "model" says is scripted:
+
+    with ScriptedOpenAI([ToolCalls([ToolCall("find_notes", {"topic": "algebra"})]),
+                         Answer("Start with chapter 3.")]) as server:
+        model = ChatOpenAI(model="gpt-test", base_url=server.base_url, api_key="test",
+                           stream_usage=True)
+        ...
+        assert server.requests[0]["tools"]
+
+Replies come from a queue (each request takes the next; an unexpected request gets a 500) or from
+a `responder` callable for endless scripted behaviour. `async with` works the same way and keeps
+the caller's event loop free while the server starts and stops in its own thread.
+"""
+
+import asyncio
+import json
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+Json = dict[str, Any]
+
+_START_TIMEOUT_SECONDS = 10.0
+# Streamed tool-call arguments are cut into pieces of this many characters, like token deltas.
+_ARGUMENT_PIECE_CHARS = 8
+# A content delta per word, its leading whitespace included; trailing whitespace comes last.
+_WORD = re.compile(r"\s*\S+|\s+$")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The assistant answers with text (`finish_reason: "stop"`)."""
+
+    content: str
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One function call. `arguments` given as a `str` is sent verbatim, e.g. malformed JSON."""
+
+    name: str
+    arguments: dict[str, Any] | str
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolCalls:
+    """The assistant calls tools instead of answering (`finish_reason: "tool_calls"`)."""
+
+    calls: list[ToolCall]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """An HTTP error. `body` defaults to an OpenAI-style error object for `status`."""
+
+    status: int
+    body: dict[str, Any] | None = None
+    headers: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Stall:
+    """Hold the request for `seconds` (to trip client timeouts), then answer 500."""
+
+    seconds: float
+
+
+Reply = Answer | ToolCalls | Fault | Stall
+Responder = Callable[[Json], Reply]
+
+
+def _error_body(message: str, kind: str, code: str | None) -> Json:
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+# Marked not retryable so the client surfaces an unexpected request at once instead of retrying.
+_SCRIPT_EXHAUSTED = Fault(
+    500,
+    _error_body(
+        "ScriptedOpenAI: the script is exhausted; this request was not expected.",
+        "server_error",
+        "script_exhausted",
+    ),
+    {"x-should-retry": "false"},
+)
+
+
+class ScriptedOpenAI:
+    """Serves `POST /v1/chat/completions` from a background thread while used as a context."""
+
+    def __init__(
+        self,
+        replies: Iterable[Reply] = (),
+        *,
+        responder: Responder | None = None,
+        delay_seconds: float = 0.0,
+    ) -> None:
+        self._replies = deque(replies)
+        if responder is not None and self._replies:
+            raise ValueError("pass scripted replies or a responder, not both")
+        self._responder = responder or self._next_scripted_reply
+        self.delay_seconds = delay_seconds
+        self._lock = threading.Lock()
+        self._requests: list[Json] = []
+        self._base_url: str | None = None
+        app = Starlette(
+            routes=[Route("/v1/chat/completions", self._chat_completions, methods=["POST"])]
+        )
+        # log_config=None leaves the process's logging alone; the level and access_log settings
+        # only touch uvicorn's own loggers, which nothing else in a test process uses.
+        config = uvicorn.Config(
+            app, port=0, lifespan="off", log_config=None, log_level="warning", access_log=False
+        )
+        self._server = uvicorn.Server(config)
+        # A daemon thread: a server someone forgot to stop cannot keep the interpreter alive.
+        self._thread = threading.Thread(
+            target=self._server.run, name="scripted-openai", daemon=True
+        )
+        # Set when the server stops, so shutdown never waits out a long `Stall`.
+        self._stopping = threading.Event()
+
+    @property
+    def base_url(self) -> str:
+        """`http://127.0.0.1:PORT/v1`, the `base_url` for openai clients and ChatOpenAI."""
+        if self._base_url is None:
+            raise RuntimeError("ScriptedOpenAI is not running: use it as a context manager")
+        return self._base_url
+
+    @property
+    def requests(self) -> list[Json]:
+        """The JSON bodies received so far, oldest first (a copy, safe to read while serving)."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def last_request(self) -> Json:
+        """The most recent JSON body, e.g. to check the tool results a client sent back."""
+        with self._lock:
+            if not self._requests:
+                raise LookupError("ScriptedOpenAI has not received any request")
+            return self._requests[-1]
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        # Wait until the socket listens: a request sent before that would be refused.
+        deadline = time.monotonic() + _START_TIMEOUT_SECONDS
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("ScriptedOpenAI did not start")
+            time.sleep(0.005)
+        port = self._server.servers[0].sockets[0].getsockname()[1]
+        self._base_url = f"http://127.0.0.1:{port}/v1"
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        # uvicorn's graceful shutdown: close the listener, finish open responses, close sockets.
+        self._stopping.set()
+        self._server.should_exit = True
+        self._thread.join()
+
+    async def __aenter__(self) -> Self:
+        # Starting and stopping block briefly; the caller's event loop keeps running meanwhile.
+        return await asyncio.to_thread(self.__enter__)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await asyncio.to_thread(self.__exit__, exc_type, exc, traceback)
+
+    def _next_scripted_reply(self, request: Json) -> Reply:
+        # Only the server thread consumes the queue.
+        return self._replies.popleft() if self._replies else _SCRIPT_EXHAUSTED
+
+    async def _chat_completions(self, http_request: Request) -> Response:
+        request: Json = await http_request.json()
+        with self._lock:
+            self._requests.append(request)
+        reply = self._responder(request)
+        await asyncio.sleep(self.delay_seconds)
+        match reply:
+            case Fault(status=status, body=body, headers=headers):
+                return JSONResponse(body or _fault_body(status), status, headers)
+            case Stall(seconds=seconds):
+                # A worker thread waits, so the event loop keeps serving other requests.
+                await asyncio.to_thread(self._stopping.wait, seconds)
+                return JSONResponse(
+                    _error_body("Scripted stall ended without an answer.", "server_error", None),
+                    500,
+                )
+            case Answer(content=content):
+                return _completion_response(request, content, [])
+            case ToolCalls(calls=calls):
+                return _completion_response(request, None, [_tool_call(call) for call in calls])
+
+
+def _fault_body(status: int) -> Json:
+    if status == 429:
+        return _error_body("Rate limit reached (scripted).", "requests", "rate_limit_exceeded")
+    kind = "server_error" if status >= 500 else "invalid_request_error"
+    return _error_body(f"Scripted fault: HTTP {status}.", kind, None)
+
+
+def _tool_call(call: ToolCall) -> Json:
+    arguments = call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments)
+    return {
+        "id": call.id or f"call_{uuid.uuid4().hex[:24]}",
+        "type": "function",
+        "function": {"name": call.name, "arguments": arguments},
+    }
+
+
+def _completion_response(request: Json, content: str | None, tool_calls: list[Json]) -> Response:
+    usage = _usage(request, content, tool_calls)
+    if request.get("stream"):
+        chunks = _chunks(request, content, tool_calls, usage)
+        return StreamingResponse(_server_sent_events(chunks), media_type="text/event-stream")
+    return JSONResponse(_completion(request, content, tool_calls, usage))
+
+
+def _envelope(request: Json, kind: str) -> Json:
+    """The fields a completion and each of its chunks share."""
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": kind,
+        "created": int(time.time()),
+        "model": request.get("model", ""),
+        "system_fingerprint": "fp_scripted",
+    }
+
+
+def _finish_reason(tool_calls: list[Json]) -> str:
+    return "tool_calls" if tool_calls else "stop"
+
+
+def _completion(request: Json, content: str | None, tool_calls: list[Json], usage: Json) -> Json:
+    message: Json = {"role": "assistant", "content": content, "refusal": None}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    choice = {
+        "index": 0,
+        "message": message,
+        "finish_reason": _finish_reason(tool_calls),
+        "logprobs": None,
+    }
+    return {**_envelope(request, "chat.completion"), "choices": [choice], "usage": usage}
+
+
+def _chunks(
+    request: Json, content: str | None, tool_calls: list[Json], usage: Json
+) -> Iterator[Json]:
+    envelope = _envelope(request, "chat.completion.chunk")
+    include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
+
+    def chunk(delta: Json, finish_reason: str | None = None) -> Json:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        # When usage was asked for, OpenAI sends `"usage": null` on every chunk before the last.
+        return {**envelope, "choices": [choice]} | ({"usage": None} if include_usage else {})
+
+    yield chunk({"role": "assistant", "content": "", "refusal": None})
+    for word in _WORD.findall(content or ""):
+        yield chunk({"content": word})
+    for index, call in enumerate(tool_calls):
+        function = call["function"]
+        # The first delta of a call names it; its arguments follow in pieces.
+        head = {"index": index, "id": call["id"], "type": "function"}
+        head["function"] = {"name": function["name"], "arguments": ""}
+        yield chunk({"tool_calls": [head]})
+        arguments = function["arguments"]
+        for start in range(0, len(arguments), _ARGUMENT_PIECE_CHARS):
+            piece = arguments[start : start + _ARGUMENT_PIECE_CHARS]
+            yield chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+    yield chunk({}, _finish_reason(tool_calls))
+    if include_usage:
+        yield {**envelope, "choices": [], "usage": usage}
+
+
+async def _server_sent_events(chunks: Iterable[Json]) -> AsyncIterator[str]:
+    for chunk in chunks:
+        yield f"data: {json.dumps(chunk, separators=(',', ':'))}\n\n"
+    yield "data: [DONE]\n\n"
+
+
+def _usage(request: Json, content: str | None, tool_calls: list[Json]) -> Json:
+    """Deterministic, plausible token counts: about four characters per token."""
+    prompt_chars = sum(_content_chars(message.get("content")) for message in request["messages"])
+    completion_chars = len(content or "") + sum(
+        len(call["function"]["name"]) + len(call["function"]["arguments"]) for call in tool_calls
+    )
+    prompt_tokens, completion_tokens = prompt_chars // 4 + 1, completion_chars // 4 + 1
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+
+
+def _content_chars(content: object) -> int:
+    if isinstance(content, str):
+        return len(content)
+    if isinstance(content, list):  # content parts: only the text ones count
+        return sum(len(part.get("text", "")) for part in content if isinstance(part, dict))
+    return 0
