@@ -7,9 +7,10 @@ work of its own (a failed run is recorded too, with its error code) and spends t
 
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import structlog
@@ -52,15 +53,22 @@ class TrackedRun:
         return [self.usage]
 
 
+Defer = Callable[[Callable[[], Awaitable[None]]], None]
+
+
 class AgentRuns:
     def __init__(
         self,
         settings: Settings,
         sessionmaker: async_sessionmaker[AsyncSession],
         limiter: RateLimiter,
+        defer_failures: Defer | None = None,
     ) -> None:
+        """`defer_failures` postpones recording a failed run until the caller's own unit of
+        work has rolled back, so the record is not undone with the failed work."""
         self._sessionmaker = sessionmaker
         self._limiter = limiter
+        self._defer_failures = defer_failures
         self._per_minute: RateLimitItem = RateLimitItemPerMinute(settings.ai_requests_per_minute)
         self._tokens_per_day: RateLimitItem = RateLimitItemPerDay(settings.ai_tokens_per_day)
 
@@ -91,7 +99,10 @@ class AgentRuns:
             raise
         finally:
             latency_ms = round((time.perf_counter() - started) * 1000)
-            await self._record(user_id, run, latency_ms, error_code)
+            if error_code is not None and self._defer_failures is not None:
+                self._defer_failures(partial(self._record, user_id, run, latency_ms, error_code))
+            else:
+                await self._record(user_id, run, latency_ms, error_code)
 
     async def _record(
         self, user_id: uuid.UUID, run: TrackedRun, latency_ms: int, error_code: str | None

@@ -3,6 +3,7 @@ the run recorder. Order matters: an unconfigured model answers 503 before any li
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -10,7 +11,7 @@ from langchain_core.language_models import BaseChatModel
 
 from agents.llm import ChatModels, Task
 from agents.runs import AgentRuns
-from api.deps import CurrentUser, SettingsDep
+from api.deps import CurrentUser, SessionDep, SettingsDep, after_unit_of_work
 from api.errors import error_responses
 from domain.users.models import User
 
@@ -35,11 +36,21 @@ class AICall:
 
 
 def ai_call(task: Task) -> Callable[..., Awaitable[AICall]]:
-    async def admit(request: Request, user: CurrentUser, settings: SettingsDep) -> AICall:
+    async def admit(
+        request: Request, user: CurrentUser, session: SessionDep, settings: SettingsDep
+    ) -> AICall:
         models: ChatModels = request.app.state.chat_models
         model = models.for_task(task)
-        runs = AgentRuns(settings, request.app.state.sessionmaker, request.app.state.rate_limiter)
+        runs = AgentRuns(
+            settings,
+            request.app.state.sessionmaker,
+            request.app.state.rate_limiter,
+            defer_failures=partial(after_unit_of_work, request),
+        )
         await runs.admit(user.id)
+        # Model calls take seconds: end the authentication's read transaction now rather than
+        # keep a pooled connection idle in it. The route's own work begins a new one.
+        await session.commit()
         return AICall(user, model, _name_of(model), runs)
 
     return admit

@@ -1,6 +1,6 @@
 """Request dependencies as `Annotated` aliases: `SessionDep`, `CurrentUser`, ..."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 import structlog
@@ -17,21 +17,36 @@ from domain.users.models import User
 
 
 async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's unit of work: committed when the handler succeeds, rolled back otherwise."""
-    async with request.app.state.sessionmaker() as session:
-        try:
-            yield session
-        except AppError as exc:
-            if exc.commit_on_raise:
-                await session.commit()
-            else:
+    """The request's unit of work: committed when the handler succeeds, rolled back otherwise.
+
+    Work registered with `after_unit_of_work` runs once it has ended either way.
+    """
+    try:
+        async with request.app.state.sessionmaker() as session:
+            try:
+                yield session
+            except AppError as exc:
+                if exc.commit_on_raise:
+                    await session.commit()
+                else:
+                    await session.rollback()
+                raise
+            except BaseException:
                 await session.rollback()
-            raise
-        except BaseException:
-            await session.rollback()
-            raise
-        else:
-            await session.commit()
+                raise
+            else:
+                await session.commit()
+    finally:
+        for job in getattr(request.state, "after_unit_of_work", []):
+            await job()
+
+
+def after_unit_of_work(request: Request, job: Callable[[], Awaitable[None]]) -> None:
+    """Run `job` after the request's unit of work, whatever its outcome: a record of a failure
+    must not be rolled back with the work that failed."""
+    if not hasattr(request.state, "after_unit_of_work"):
+        request.state.after_unit_of_work = []
+    request.state.after_unit_of_work.append(job)
 
 
 async def get_settings(request: Request) -> Settings:

@@ -51,13 +51,6 @@ class ConversationRepository:
         )
         return (await self.session.execute(statement)).first() is not None
 
-    async def release(self, conversation_id: uuid.UUID) -> None:
-        await self.session.execute(
-            update(Conversation)
-            .where(Conversation.id == conversation_id)
-            .values(running_since=None)
-        )
-
     async def delete(self, conversation: Conversation) -> None:
         await self.session.delete(conversation)
         await self.session.flush()

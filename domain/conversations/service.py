@@ -53,8 +53,15 @@ class ConversationService:
         conversation.running_since = None
         await self.conversations.session.flush()
 
-    async def abandon_turn(self, conversation_id: uuid.UUID) -> None:
-        await self.conversations.release(conversation_id)
+    async def abandon_turn(self, user_id: uuid.UUID, conversation_id: uuid.UUID) -> None:
+        """Clear the running mark; a conversation whose first turn failed goes entirely, as
+        its id never reached the caller."""
+        conversation = await self.get(user_id, conversation_id)
+        if conversation.turn_count == 0:
+            await self.conversations.delete(conversation)
+        else:
+            conversation.running_since = None
+            await self.conversations.session.flush()
 
     async def get(self, user_id: uuid.UUID, conversation_id: uuid.UUID) -> Conversation:
         conversation = await self.conversations.get_owned(user_id, conversation_id)

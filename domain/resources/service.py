@@ -1,4 +1,5 @@
-"""Resource rules: one resource per URL per user, links to readable courses, embedding state."""
+"""Resource rules: one resource per URL per user, links to readable courses, AI resources tied
+to the caller's own recommendation, embedding state."""
 
 import uuid
 
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import ConflictError, NotFoundError
 from core.pagination import PageParams
 from domain.courses.repository import CourseRepository
+from domain.recommendations.repository import RecommendationRepository
 from domain.resources.models import Resource
 from domain.resources.repository import ResourceRepository
 from domain.resources.schemas import ResourceCreate, ResourceUpdate
@@ -18,6 +20,11 @@ from domain.search.ranking import SearchQuery
 class ResourceNotFoundError(NotFoundError):
     def __init__(self) -> None:
         super().__init__("Resource not found.")
+
+
+class RecommendationNotFoundError(NotFoundError):
+    def __init__(self) -> None:
+        super().__init__("Recommendation not found.")
 
 
 class DuplicateResourceError(ConflictError):
@@ -33,9 +40,11 @@ class ResourceService:
         self.session = session
         self.resources = ResourceRepository(session)
         self.courses = CourseRepository(session)
+        self.recommendations = RecommendationRepository(session)
 
     async def create(self, user_id: uuid.UUID, data: ResourceCreate) -> Resource:
         await self._check_course(user_id, data.course_id)
+        await self._check_recommendation(user_id, data.recommendation_id)
         url = str(data.url) if data.url is not None else None
         await self._check_url_free(user_id, url)
         resource = Resource(
@@ -121,6 +130,17 @@ class ResourceService:
         existing = await self.resources.get_by_url(user_id, url)
         if existing is not None:
             raise DuplicateResourceError(existing.id)
+
+    async def _check_recommendation(
+        self, user_id: uuid.UUID, recommendation_id: uuid.UUID | None
+    ) -> None:
+        # An "ai" resource points at the caller's own recommendation, never a guessed or
+        # foreign one: 404 either way, so other users' ids cannot be probed.
+        if (
+            recommendation_id is not None
+            and await self.recommendations.get(user_id, recommendation_id) is None
+        ):
+            raise RecommendationNotFoundError()
 
     async def _check_course(self, user_id: uuid.UUID, course_id: uuid.UUID | None) -> None:
         if course_id is not None and await self.courses.get_visible(user_id, course_id) is None:
