@@ -109,7 +109,9 @@ class ChatTurn:
         except BaseException:
             await session.rollback()
             async with unit_of_work(self.sessionmaker) as release_session:
-                await self._conversations(release_session).abandon_turn(self.user.id, conversation.id)
+                await self._conversations(release_session).abandon_turn(
+                    self.user.id, conversation.id
+                )
             raise
         finally:
             await self._resources.aclose()

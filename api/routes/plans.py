@@ -1,3 +1,70 @@
-from fastapi import APIRouter
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response, status
+
+from agents.plan import GraphPlanDrafter
+from api.ai import AI_ERROR_RESPONSES, PlanCall
+from api.deps import CurrentUser, SessionDep
+from api.errors import error_responses
+from core.pagination import Page, PageParams, page_params
+from domain.plans.schemas import PlanCreate, PlanRead, PlanSummary
+from domain.plans.service import PlanService
+
+ai_router = APIRouter(prefix="/ai", tags=["ai"])
+plans_router = APIRouter(prefix="/plans", tags=["plans"])
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+@ai_router.post(
+    "/create-plan",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PlanRead,
+    responses=AI_ERROR_RESPONSES | error_responses(404),
+    summary="Draft a study plan that fits your calendar",
+)
+async def create_plan(body: PlanCreate, call: PlanCall, session: SessionDep) -> PlanRead:
+    """A model drafts the sessions for a goal or course; a scheduler places them in your free
+    time (available hours, daily cap, breaks, existing blocks) and proves it. Stored as a draft:
+    nothing is added to your schedule until you accept it. When not everything fits, the draft
+    says so (`proof.fits` false, `minutes_short`, `full_days`, `unplaced_sessions`). 404 for
+    another user's goal or private course."""
+    drafter = GraphPlanDrafter(call.model, call.model_name, call.runs, call.user.id)
+    return await PlanService(session).create_draft(call.user, body, drafter)
+
+
+@plans_router.get("", response_model=Page[PlanSummary], responses=error_responses(401, 422))
+async def list_plans(user: CurrentUser, session: SessionDep, page: PageDep) -> Page[PlanSummary]:
+    """Your plans, newest first, without their sessions."""
+    return await PlanService(session).list_plans(user, page)
+
+
+@plans_router.get("/{plan_id}", response_model=PlanRead, responses=error_responses(401, 404, 422))
+async def get_plan(plan_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> PlanRead:
+    return await PlanService(session).get(user, plan_id)
+
+
+@plans_router.post(
+    "/{plan_id}/accept", response_model=PlanRead, responses=error_responses(401, 404, 409, 422)
+)
+async def accept_plan(plan_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> PlanRead:
+    """Adds one study block per slot to your schedule, with a reminder 15 minutes before each
+    slot still ahead. 409 `plan_conflicts` (nothing written) when a slot is no longer free;
+    409 `plan_not_draft` when the plan was already accepted."""
+    return await PlanService(session).accept(user, plan_id)
+
+
+@plans_router.delete(
+    "/{plan_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=error_responses(401, 404, 409, 422),
+)
+async def delete_plan(plan_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> None:
+    """Discards a draft; an accepted plan answers 409 `plan_not_draft`."""
+    await PlanService(session).delete(user, plan_id)
+
 
 router = APIRouter()
+router.include_router(ai_router)
+router.include_router(plans_router)

@@ -141,7 +141,9 @@ async def test_malformed_tool_arguments_are_refused_and_the_agent_recovers(
     [
         [
             ToolCalls([ToolCall("get_course", {"course_id": "not-a-uuid"})]),
-            ToolCalls([ToolCall("get_course", {"course_id": "7d2f7f06-2f43-4a53-9f2c-4c5e1d1e0a11"})]),
+            ToolCalls(
+                [ToolCall("get_course", {"course_id": "7d2f7f06-2f43-4a53-9f2c-4c5e1d1e0a11"})]
+            ),
             Answer("I could not open that course."),
         ]
     ],
@@ -178,9 +180,7 @@ async def test_a_second_message_while_a_turn_runs_is_409(
     user: User,
     db_session: AsyncSession,
 ) -> None:
-    busy = Conversation(
-        user_id=user.id, title="t", turn_count=1, running_since=datetime.now(UTC)
-    )
+    busy = Conversation(user_id=user.id, title="t", turn_count=1, running_since=datetime.now(UTC))
     abandoned = Conversation(
         user_id=user.id,
         title="t",
