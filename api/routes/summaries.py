@@ -18,6 +18,7 @@ router = APIRouter(prefix="/ai", tags=["ai"])
 )
 async def summarise(body: SummaryRequest, call: SummaryCall, session: SessionDep) -> SummaryRead:
     """A summary at the requested length, served from the cache while the content, prompt and
-    model are unchanged. 404 for another user's note or private course."""
+    model are unchanged. 404 for another user's note or private course; 422 source_too_long for
+    content past what one summary may cost."""
     summariser = GraphSummariser(call.model, call.model_name, call.runs, call.user.id)
     return await SummaryService(session).summarise(call.user.id, body, summariser)

@@ -396,12 +396,6 @@ RECORDED_ANSWER: dict[str, Any] = {
 }
 
 
-@pytest.fixture(scope="module")
-def vcr_config(vcr_config: dict[str, Any]) -> dict[str, Any]:
-    # The test client reaches the app over ASGI at host "test": not provider traffic.
-    return {**vcr_config, "ignore_hosts": ["test"]}
-
-
 @pytest.fixture
 async def provider(record_mode: str) -> AsyncIterator[dict[str, str]]:
     """Replay reaches no server. Recording (`--record-mode=once` or `rewrite`) captures the real

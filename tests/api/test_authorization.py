@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.security import TokenCodec
+from domain.conversations.models import Conversation
 from domain.users.models import User
 from tests.fixtures.assertions import assert_error
 from tests.fixtures.factories.content import create_note, create_resource
@@ -37,6 +38,12 @@ TABLES = [
     "schedule_blocks",
     "schedule_exceptions",
     "reminders",
+    "conversations",
+    "agent_runs",
+    "summaries",
+    "recommendations",
+    "study_plans",
+    "plan_sessions",
 ]
 # A Monday 09:00 UTC, weekly: the occurrence routes address its first occurrence.
 SERIES_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -78,6 +85,8 @@ CASES = [
     Case("DELETE", "/schedule/{block_id}/occurrences/{original_start}"),
     Case("GET", "/reminders/{reminder_id}"),
     Case("DELETE", "/reminders/{reminder_id}"),
+    Case("GET", "/ai/conversations/{conversation_id}"),
+    Case("DELETE", "/ai/conversations/{conversation_id}"),
 ]
 
 
@@ -102,6 +111,9 @@ async def _world_of(session: AsyncSession, owner: User) -> dict[str, str]:
     goal = await create_goal(session, owner_id)
     block = await create_block(session, owner, SERIES_START, rrule="FREQ=WEEKLY;COUNT=4")
     reminder = await create_reminder(session, owner, SERIES_START, goal_id=goal.id)
+    conversation = Conversation(user_id=owner_id, title="Mine", turn_count=0)
+    session.add(conversation)
+    await session.commit()
     return {
         "goal_id": str(goal.id),
         "block_id": str(block.id),
@@ -112,6 +124,7 @@ async def _world_of(session: AsyncSession, owner: User) -> dict[str, str]:
         "module_id": str(module_id),
         "note_id": str(note.id),
         "resource_id": str(resource.id),
+        "conversation_id": str(conversation.id),
     }
 
 
