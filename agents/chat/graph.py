@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langchain_core.messages.utils import count_tokens_approximately, trim_messages
 from langchain_core.tools import ToolException
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -65,7 +65,7 @@ def current_turn_start(messages: Sequence[BaseMessage]) -> int:
     return 0
 
 
-def fit_history(messages: list[AnyMessage], budget: int) -> list[BaseMessage]:
+def fit_history(messages: Sequence[BaseMessage], budget: int) -> list[BaseMessage]:
     """Earlier turns, newest first, as many as fit the budget next to the whole current turn.
 
     Counting is approximate (characters), so it works offline and costs nothing.

@@ -141,3 +141,66 @@ async def test_no_model_configured_is_503_and_nothing_is_written(
     assert_error(response, 503, "llm_not_configured")
     assert "STUDYPILOT_LLM_MODEL" in response.json()["message"]
     assert await _count(db_session, Conversation) == 0
+
+
+async def test_context_refs_load_only_the_callers_notes(
+    app: FastAPI, client: httpx.AsyncClient, db_session: AsyncSession, codec: TokenCodec
+) -> None:
+    me, other = await create_user(db_session), await create_user(db_session)
+    mine = await create_note(db_session, me.id, title="Osmosis", body="water moves to solute")
+    theirs = await create_note(db_session, other.id, title="Diary", body="private thoughts")
+    model = scripted(f"Water follows solute [note:{mine.id}].")
+    app.state.chat_models.with_model("chat", model)
+    headers = auth_headers(codec, me)
+
+    refused = await client.post(
+        "/ai/chat",
+        headers=headers,
+        json={"message": "Explain", "context_refs": {"note_ids": [str(mine.id), str(theirs.id)]}},
+    )
+    assert_error(refused, 404, "not_found")
+    assert model.received == []  # nothing reached a model
+    assert await _count(db_session, Conversation) == 0
+
+    answered = await client.post(
+        "/ai/chat",
+        headers=headers,
+        json={"message": "Explain", "context_refs": {"note_ids": [str(mine.id)]}},
+    )
+    assert answered.status_code == 200, answered.text
+    system_prompt = model.received[0][0].text
+    assert "water moves to solute" in system_prompt
+    assert answered.json()["citations"][0]["id"] == str(mine.id)
+
+
+async def test_conversations_are_listed_read_and_deleted_by_their_owner_only(
+    app: FastAPI, client: httpx.AsyncClient, db_session: AsyncSession, codec: TokenCodec
+) -> None:
+    me, other = await create_user(db_session), await create_user(db_session)
+    app.state.chat_models.with_model("chat", scripted("One.", "Two."))
+    headers = auth_headers(codec, me)
+    first = (await client.post("/ai/chat", headers=headers, json={"message": "First"})).json()
+    await client.post("/ai/chat", headers=headers, json={"message": "Second"})
+
+    listed = await client.get("/ai/conversations", headers=headers, params={"limit": 1})
+    assert listed.status_code == 200
+    assert len(listed.json()["items"]) == 1
+    assert listed.json()["next_cursor"] is not None
+    nobody = await client.get("/ai/conversations", headers=auth_headers(codec, other))
+    assert nobody.json()["items"] == []
+
+    # Another user cannot continue, read or delete it.
+    stolen = await client.post(
+        "/ai/chat",
+        headers=auth_headers(codec, other),
+        json={"message": "Hi", "conversation_id": first["conversation_id"]},
+    )
+    assert_error(stolen, 404, "not_found")
+
+    path = f"/ai/conversations/{first['conversation_id']}"
+    assert (await client.delete(path, headers=headers)).status_code == 204
+    assert_error(await client.get(path, headers=headers), 404, "not_found")
+    assert await _count(db_session, Conversation) == 1
+    # Its checkpoints went with it.
+    thread = {"configurable": {"thread_id": first["conversation_id"]}}
+    assert await app.state.chat_agent.checkpointer.aget_tuple(thread) is None
