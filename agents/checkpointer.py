@@ -38,7 +38,9 @@ async def open_checkpointer(database_url: str, max_size: int) -> AsyncIterator[A
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
         open=False,
     )
-    await pool.open(wait=True)
+    # Not waiting for connections: the API starts (and its health check reports) while the
+    # database is still down; the pool keeps trying in the background.
+    await pool.open(wait=False)
     try:
         yield AsyncPostgresSaver(pool)
     finally:

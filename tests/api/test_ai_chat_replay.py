@@ -22,8 +22,8 @@ from tests.fixtures.client import api_client, running_app
 from tests.fixtures.factories.content import create_note
 from tests.fixtures.factories.goals import create_goal
 from tests.fixtures.factories.users import auth_headers, create_user
-from tests.fixtures.llm import recording_provider
-from tests.support.scripted_openai import Answer, Reply, ScriptedOpenAI, ToolCall, ToolCalls
+from tests.fixtures.llm import cassette_provider
+from tests.support.scripted_openai import Answer, Reply, ToolCall, ToolCalls
 
 # Fixed, because the recorded answer cites it.
 NOTE_ID = uuid.UUID("5a8a2f7e-3c1d-4f6b-9e2a-7b4c1d0e9f31")
@@ -43,11 +43,8 @@ SCRIPT: list[Reply] = [
 
 @pytest.fixture
 async def provider(record_mode: str) -> AsyncIterator[dict[str, str]]:
-    if record_mode == "none":
-        yield recording_provider()
-        return
-    async with ScriptedOpenAI(SCRIPT) as server:
-        yield {**recording_provider(), "openai_base_url": server.base_url}
+    async with cassette_provider(record_mode, SCRIPT) as settings:
+        yield settings
 
 
 @pytest.fixture

@@ -31,8 +31,8 @@ from tests.fixtures.factories.content import create_resource
 from tests.fixtures.factories.courses import create_course
 from tests.fixtures.factories.goals import create_goal
 from tests.fixtures.factories.users import auth_headers, create_user
-from tests.fixtures.llm import ScriptedChatModel, recording_provider, scripted, tool_call
-from tests.support.scripted_openai import ScriptedOpenAI, ToolCall, ToolCalls
+from tests.fixtures.llm import ScriptedChatModel, cassette_provider, scripted, tool_call
+from tests.support.scripted_openai import ToolCall, ToolCalls
 
 EMBEDDING_MODEL = "test:fixed-query"
 TOOL = "RankedResources"
@@ -398,13 +398,9 @@ RECORDED_ANSWER: dict[str, Any] = {
 
 @pytest.fixture
 async def provider(record_mode: str) -> AsyncIterator[dict[str, str]]:
-    """Replay reaches no server. Recording (`--record-mode=once` or `rewrite`) captures the real
-    client's traffic with the scripted OpenAI-compatible server, answering RECORDED_ANSWER."""
-    if record_mode == "none":
-        yield recording_provider()
-        return
-    async with ScriptedOpenAI([ToolCalls([ToolCall(TOOL, RECORDED_ANSWER)])]) as server:
-        yield {**recording_provider(), "openai_base_url": server.base_url}
+    replies = [ToolCalls([ToolCall(TOOL, RECORDED_ANSWER)])]
+    async with cassette_provider(record_mode, replies) as settings:
+        yield settings
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from tests.fixtures.database import sessionmaker_for
 from tests.fixtures.factories.content import create_note
 from tests.fixtures.factories.courses import create_course
 from tests.fixtures.factories.users import auth_headers, create_user
-from tests.fixtures.llm import ScriptedChatModel, recording_provider, scripted
+from tests.fixtures.llm import ScriptedChatModel, cassette_provider, scripted
 from tests.support.scripted_openai import Answer, Fault, Reply, ScriptedOpenAI
 
 PROMPT_VERSION = "summary/map@v1+summary/reduce@v1"
@@ -343,13 +343,8 @@ def answer_as_recorded(request: dict[str, Any]) -> Reply:
 
 @pytest.fixture
 async def provider(record_mode: str) -> AsyncIterator[dict[str, str]]:
-    """Replay reaches no server. Recording (`--record-mode=once` or `rewrite`) captures the real
-    client's traffic with the scripted OpenAI-compatible server answering `answer_as_recorded`."""
-    if record_mode == "none":
-        yield recording_provider()
-        return
-    async with ScriptedOpenAI(responder=answer_as_recorded) as server:
-        yield {**recording_provider(), "openai_base_url": server.base_url}
+    async with cassette_provider(record_mode, responder=answer_as_recorded) as settings:
+        yield settings
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.security import TokenCodec
 from domain.conversations.models import Conversation
+from domain.plans.models import PlanSession, StudyPlan
 from domain.users.models import User
 from tests.fixtures.assertions import assert_error
 from tests.fixtures.factories.content import create_note, create_resource
@@ -87,6 +88,9 @@ CASES = [
     Case("DELETE", "/reminders/{reminder_id}"),
     Case("GET", "/ai/conversations/{conversation_id}"),
     Case("DELETE", "/ai/conversations/{conversation_id}"),
+    Case("GET", "/plans/{plan_id}"),
+    Case("POST", "/plans/{plan_id}/accept"),
+    Case("DELETE", "/plans/{plan_id}"),
 ]
 
 
@@ -112,7 +116,20 @@ async def _world_of(session: AsyncSession, owner: User) -> dict[str, str]:
     block = await create_block(session, owner, SERIES_START, rrule="FREQ=WEEKLY;COUNT=4")
     reminder = await create_reminder(session, owner, SERIES_START, goal_id=goal.id)
     conversation = Conversation(user_id=owner_id, title="Mine", turn_count=0)
-    session.add(conversation)
+    plan = StudyPlan(
+        user_id=owner_id,
+        goal_id=goal.id,
+        title="Mine",
+        timezone="UTC",
+        start_date=SERIES_START.date(),
+        end_date=SERIES_START.date(),
+        fits=True,
+        proof={},
+        model="test",
+        prompt_version="plan/draft@v1",
+        sessions=[PlanSession(position=0, title="Mine", objective="Mine", minutes=30)],
+    )
+    session.add_all([conversation, plan])
     await session.commit()
     return {
         "goal_id": str(goal.id),
@@ -125,6 +142,7 @@ async def _world_of(session: AsyncSession, owner: User) -> dict[str, str]:
         "note_id": str(note.id),
         "resource_id": str(resource.id),
         "conversation_id": str(conversation.id),
+        "plan_id": str(plan.id),
     }
 
 

@@ -1,0 +1,45 @@
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from core.pagination import PageParams, paginate
+from domain.plans.models import StudyPlan
+
+
+class PlanRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get_owned(
+        self, user_id: uuid.UUID, plan_id: uuid.UUID, *, for_update: bool = False
+    ) -> StudyPlan | None:
+        """The caller's plan with its sessions; `for_update` serialises accepting one plan."""
+        statement = (
+            select(StudyPlan)
+            .where(StudyPlan.id == plan_id, StudyPlan.user_id == user_id)
+            .options(selectinload(StudyPlan.sessions))
+            .execution_options(populate_existing=True)
+        )
+        if for_update:
+            statement = statement.with_for_update(of=StudyPlan)
+        return (await self.session.scalars(statement)).one_or_none()
+
+    async def list_page(
+        self, user_id: uuid.UUID, params: PageParams
+    ) -> tuple[list[StudyPlan], str | None]:
+        statement = select(StudyPlan).where(StudyPlan.user_id == user_id)
+        return await paginate(self.session, statement, [StudyPlan.created_at, StudyPlan.id], params)
+
+    async def add(self, plan: StudyPlan) -> StudyPlan:
+        """Stores the plan with its sessions (already attached)."""
+        self.session.add(plan)
+        await self.session.flush()
+        await self.session.refresh(plan, ["created_at", "updated_at"])
+        return plan
+
+    async def delete(self, plan: StudyPlan) -> None:
+        # Its sessions are loaded, so the ORM deletes them with it.
+        await self.session.delete(plan)
+        await self.session.flush()

@@ -1,0 +1,105 @@
+import uuid
+from datetime import date, datetime
+from typing import Literal, Self
+
+from pydantic import BaseModel, Field, model_validator
+
+from core.schemas import StrictModel
+
+PlanStatus = Literal["draft", "accepted"]
+
+MAX_PLAN_DAYS = 180
+MIN_MINUTES_PER_DAY = 10
+MAX_MINUTES_PER_DAY = 720
+
+
+class PlanCreate(StrictModel):
+    """Plan for exactly one of a goal or a course."""
+
+    goal_id: uuid.UUID | None = Field(default=None, description="One of your goals.")
+    course_id: uuid.UUID | None = Field(
+        default=None, description="A course you own, are enrolled in, or that is public."
+    )
+    start_date: date | None = Field(
+        default=None,
+        description="First day of the plan, in your time zone; from today to a year ahead. "
+        "Default: today.",
+    )
+    end_date: date | None = Field(
+        default=None,
+        description="Last day of the plan, inclusive; not before start_date and at most "
+        f"{MAX_PLAN_DAYS} days after it. Default: the goal's target date, else 13 days after "
+        "start_date.",
+    )
+    minutes_per_day: int | None = Field(
+        default=None,
+        ge=MIN_MINUTES_PER_DAY,
+        le=MAX_MINUTES_PER_DAY,
+        description="Most minutes of study per day; tightens your study preferences' cap.",
+    )
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> Self:
+        if (self.goal_id is None) == (self.course_id is None):
+            raise ValueError("give exactly one of goal_id and course_id")
+        return self
+
+
+class PlanSlotRead(BaseModel):
+    part: int = Field(description="1-based part of the session; long sessions are split.")
+    start: datetime = Field(description="In the plan's time zone.")
+    end: datetime
+    schedule_block_id: uuid.UUID | None = Field(
+        description="The schedule block written for this slot once the plan is accepted."
+    )
+
+
+class PlanSessionRead(BaseModel):
+    id: uuid.UUID
+    position: int = Field(description="0-based study order.")
+    title: str
+    objective: str
+    module_id: uuid.UUID | None
+    minutes: int
+    slots: list[PlanSlotRead] = Field(description="Empty when the session did not fit.")
+
+
+class PlanProof(BaseModel):
+    """Re-derived from the slots alone, not taken from the placer's word."""
+
+    minutes_needed: int
+    minutes_placed: int
+    minutes_short: int
+    no_overlaps: bool = Field(description="No slot overlaps your schedule or another slot.")
+    within_available_hours: bool
+    before_deadline: bool
+    after_not_before: bool = Field(description="Nothing starts before the plan was made.")
+    in_order: bool
+    part_lengths_ok: bool
+    breaks_kept: bool
+    within_daily_cap: bool
+    fits: bool = Field(description="Everything placed and every check holds.")
+    full_days: list[date] = Field(description="Days with no room left for another sitting.")
+    unplaced_sessions: list[int] = Field(
+        description="Positions of the sessions not (fully) placed."
+    )
+
+
+class PlanSummary(BaseModel):
+    id: uuid.UUID
+    status: PlanStatus
+    title: str
+    goal_id: uuid.UUID | None
+    course_id: uuid.UUID | None
+    start_date: date
+    end_date: date
+    timezone: str = Field(description="The zone of start_date, end_date and every slot.")
+    proof: PlanProof
+    model: str
+    prompt_version: str
+    created_at: datetime
+    accepted_at: datetime | None
+
+
+class PlanRead(PlanSummary):
+    sessions: list[PlanSessionRead]

@@ -1,0 +1,535 @@
+"""Study plan rules: a model drafts what to study, the scheduler decides when, and nothing reaches
+the calendar until the student accepts the draft.
+
+- The subject is the caller's own goal or a course they may read; anything else answers 404.
+- The plan covers whole days of the user's zone, from today at the earliest, for at most
+  `MAX_PLAN_DAYS` days after its first.
+- Every stored plan carries the scheduler's proof. A draft that does not fit is stored and
+  answered with `fits: false` and what is missing, never silently shortened.
+- Accepting writes one study block per slot, and a reminder before each slot still ahead, only
+  while every slot is still free; a clash writes nothing.
+"""
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import AppError, ConflictError, NotFoundError
+from core.pagination import Page, PageParams
+from domain.courses.repository import CourseRepository
+from domain.courses.service import CourseDetailView, CourseNotFoundError, CourseService
+from domain.goals.service import GoalService, GoalView
+from domain.plans.calendar import busy_intervals, scheduling_rules
+from domain.plans.models import PlanSession, StudyPlan
+from domain.plans.repository import PlanRepository
+from domain.plans.scheduler import PlacedSlot, PlacementProof, SessionRequest, place_sessions
+from domain.plans.schemas import (
+    MAX_PLAN_DAYS,
+    PlanCreate,
+    PlanProof,
+    PlanRead,
+    PlanSessionRead,
+    PlanSlotRead,
+    PlanSummary,
+)
+from domain.reminders.schemas import ReminderCreate
+from domain.reminders.service import ReminderService
+from domain.schedule.schemas import ScheduleBlockCreate
+from domain.schedule.service import ScheduleService
+from domain.users.models import User
+
+DRAFT = "draft"
+ACCEPTED = "accepted"
+# Without an end date or a goal deadline, a plan covers two weeks.
+DEFAULT_PLAN_DAYS = 14
+# Far enough ahead for a term's plan; further out, the calendar it is fitted to means little.
+MAX_START_AHEAD_DAYS = 365
+REMINDER_LEAD_MINUTES = 15
+# Descriptions can be long; their opening says what the subject is, which is all a plan needs.
+MAX_DESCRIPTION_CHARS = 500
+
+
+class PlanRequestError(AppError):
+    """A 422 found past schema validation, in the same shape: `details` lists the bad field."""
+
+    status_code = 422
+    code = "validation_error"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(
+            "The request has invalid or missing fields.",
+            [{"loc": ["body", field], "message": message, "type": "value_error"}],
+        )
+
+
+class PlanNotFoundError(NotFoundError):
+    def __init__(self) -> None:
+        super().__init__("Plan not found.")
+
+
+class PlanNotDraftError(ConflictError):
+    code = "plan_not_draft"
+
+    def __init__(self, status: str) -> None:
+        super().__init__(
+            f"This plan is {status}; only a draft can be accepted or deleted.", {"status": status}
+        )
+
+
+class PlanConflictsError(ConflictError):
+    code = "plan_conflicts"
+
+    def __init__(self, clashes: list[dict[str, Any]]) -> None:
+        super().__init__(
+            "Your schedule changed since this plan was drafted: some of its slots are taken "
+            "now. Nothing was written; draft a new plan.",
+            {"slots": clashes},
+        )
+
+
+@dataclass(frozen=True)
+class PlanModule:
+    id: uuid.UUID
+    title: str
+    estimated_minutes: int | None
+    completed: bool
+
+
+@dataclass(frozen=True)
+class PlanCourse:
+    title: str
+    description: str | None
+    modules: list[PlanModule]
+
+
+@dataclass(frozen=True)
+class PlanGoal:
+    title: str
+    description: str | None
+    target_date: date | None
+    target_minutes: int | None
+    target_modules: int | None
+    minutes_done: int
+    modules_done: int
+
+
+@dataclass(frozen=True)
+class PlanWindow:
+    timezone: str
+    today: date
+    start_date: date
+    end_date: date
+    minutes_per_day: int | None  # the tighter of the request's and the preferences' caps
+    session_minutes: int  # longer sessions are split into sittings of at most this
+
+
+@dataclass(frozen=True)
+class PlanBrief:
+    """What the model is told: the subject, its modules, the work left and the window."""
+
+    goal: PlanGoal | None
+    course: PlanCourse | None
+    remaining_minutes: int | None
+    window: PlanWindow
+
+    def module_ids(self) -> set[uuid.UUID]:
+        return {module.id for module in self.course.modules} if self.course else set()
+
+
+@dataclass(frozen=True)
+class DraftedSession:
+    """One session of a checked draft: its module, if any, belongs to the brief's course."""
+
+    title: str
+    objective: str
+    minutes: int
+    module_id: uuid.UUID | None = None
+    preferred_start: datetime | None = None  # aware; a hint the scheduler takes only if legal
+
+
+class PlanDrafter(Protocol):
+    """What decides the sessions (the plan agent); the service decides when they happen."""
+
+    @property
+    def model_name(self) -> str: ...
+
+    @property
+    def prompt_version(self) -> str: ...
+
+    async def draft(self, brief: PlanBrief) -> list[DraftedSession]: ...
+
+
+@dataclass(frozen=True)
+class _Subject:
+    goal_id: uuid.UUID | None
+    course_id: uuid.UUID | None
+    title: str
+    goal: PlanGoal | None
+    course: PlanCourse | None
+    remaining_minutes: int | None
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class PlanService:
+    def __init__(self, session: AsyncSession, now: Callable[[], datetime] = _utc_now) -> None:
+        self.session = session
+        self.plans = PlanRepository(session)
+        self.now = now
+
+    async def create_draft(self, user: User, request: PlanCreate, drafter: PlanDrafter) -> PlanRead:
+        """Drafts sessions with the model, places them in the user's free time and stores the
+        draft with its proof. Everything the model is not needed for is checked before it runs,
+        so a refused request costs no tokens."""
+        now = self.now()
+        today = now.astimezone(ZoneInfo(user.timezone)).date()
+        start = _start_date(request.start_date, today)
+        subject = await self._subject(user, request)
+        end = _end_date(request.end_date, start, subject.goal.target_date if subject.goal else None)
+        rules = scheduling_rules(user, start, end, now, request.minutes_per_day)
+        busy = await busy_intervals(self.session, user, start, end)
+        brief = PlanBrief(
+            goal=subject.goal,
+            course=subject.course,
+            remaining_minutes=subject.remaining_minutes,
+            window=PlanWindow(
+                timezone=user.timezone,
+                today=today,
+                start_date=start,
+                end_date=end,
+                minutes_per_day=rules.max_daily_minutes,
+                session_minutes=rules.session_minutes,
+            ),
+        )
+        drafted = await drafter.draft(brief)
+        placement = place_sessions(
+            [SessionRequest(d.title, d.minutes, d.preferred_start) for d in drafted], busy, rules
+        )
+        plan = StudyPlan(
+            user_id=user.id,
+            goal_id=subject.goal_id,
+            course_id=subject.course_id,
+            title=subject.title,
+            status=DRAFT,
+            timezone=user.timezone,
+            start_date=start,
+            end_date=end,
+            fits=placement.proof.fits,
+            proof=_proof_json(placement.proof),
+            model=drafter.model_name,
+            prompt_version=drafter.prompt_version,
+            sessions=[
+                PlanSession(
+                    position=position,
+                    title=session.title,
+                    objective=session.objective,
+                    module_id=session.module_id,
+                    minutes=session.minutes,
+                    slots=_slots_json(placement.slots, position),
+                )
+                for position, session in enumerate(drafted)
+            ],
+        )
+        await self.plans.add(plan)
+        return plan_read(plan)
+
+    async def list_plans(self, user: User, params: PageParams) -> Page[PlanSummary]:
+        """Newest first."""
+        plans, cursor = await self.plans.list_page(user.id, params)
+        return Page[PlanSummary](items=[plan_summary(plan) for plan in plans], next_cursor=cursor)
+
+    async def get(self, user: User, plan_id: uuid.UUID) -> PlanRead:
+        return plan_read(await self._owned(user, plan_id))
+
+    async def accept(self, user: User, plan_id: uuid.UUID) -> PlanRead:
+        """Writes the draft into the schedule, if every slot is still free."""
+        plan = await self._owned(user, plan_id, for_update=True)
+        _require_draft(plan)
+        clashes = await self._clashes(user, plan)
+        if clashes:
+            raise PlanConflictsError(clashes)
+        now = self.now()
+        course_id = await self._linkable_course(user, plan.course_id)
+        schedule, reminders = ScheduleService(self.session), ReminderService(self.session)
+        for planned in plan.sessions:
+            written = []
+            for slot in planned.slots:
+                start, end = _instant(slot["starts_at"]), _instant(slot["ends_at"])
+                block = await schedule.create(
+                    user,
+                    ScheduleBlockCreate(
+                        title=planned.title,
+                        start=start,
+                        end=end,
+                        kind="study",
+                        goal_id=plan.goal_id,
+                        course_id=course_id,
+                    ),
+                )
+                remind_at = start - timedelta(minutes=REMINDER_LEAD_MINUTES)
+                if remind_at > now:
+                    await reminders.create(
+                        user,
+                        ReminderCreate(
+                            remind_at=remind_at,
+                            message=f"{planned.title} starts in {REMINDER_LEAD_MINUTES} minutes.",
+                            schedule_block_id=block.id,
+                        ),
+                    )
+                written.append({**slot, "schedule_block_id": str(block.id)})
+            # A new list: the ORM does not notice changes made inside a JSON value.
+            planned.slots = written
+        plan.status = ACCEPTED
+        plan.accepted_at = now
+        await self.session.flush()
+        return plan_read(plan)
+
+    async def delete(self, user: User, plan_id: uuid.UUID) -> None:
+        plan = await self._owned(user, plan_id, for_update=True)
+        _require_draft(plan)
+        await self.plans.delete(plan)
+
+    async def _owned(
+        self, user: User, plan_id: uuid.UUID, *, for_update: bool = False
+    ) -> StudyPlan:
+        plan = await self.plans.get_owned(user.id, plan_id, for_update=for_update)
+        if plan is None:
+            raise PlanNotFoundError()
+        return plan
+
+    async def _subject(self, user: User, request: PlanCreate) -> _Subject:
+        if request.goal_id is not None:
+            view = await GoalService(self.session, self.now).get(user, request.goal_id)
+            detail = await self._readable_course(user, view.goal.course_id)
+            goal = _plan_goal(view)
+            course = _plan_course(detail) if detail else None
+            return _Subject(
+                goal_id=view.goal.id,
+                course_id=detail.course.id if detail else None,
+                title=view.goal.title,
+                goal=goal,
+                course=course,
+                remaining_minutes=_remaining_minutes(goal, course),
+            )
+        assert request.course_id is not None  # PlanCreate holds exactly one subject
+        detail = await CourseService(self.session).detail(user.id, request.course_id)
+        course = _plan_course(detail)
+        return _Subject(
+            goal_id=None,
+            course_id=detail.course.id,
+            title=detail.course.title,
+            goal=None,
+            course=course,
+            remaining_minutes=_remaining_minutes(None, course),
+        )
+
+    async def _readable_course(
+        self, user: User, course_id: uuid.UUID | None
+    ) -> CourseDetailView | None:
+        if course_id is None:
+            return None
+        try:
+            return await CourseService(self.session).detail(user.id, course_id)
+        except CourseNotFoundError:
+            # The goal's course has turned private since; the goal is planned without it.
+            return None
+
+    async def _linkable_course(self, user: User, course_id: uuid.UUID | None) -> uuid.UUID | None:
+        # A public course can be planned for, but schedule blocks link only to courses the
+        # user owns or is enrolled in; the blocks then link to the goal alone, if any.
+        if course_id is None or not await CourseRepository(self.session).usable_by(
+            user.id, course_id
+        ):
+            return None
+        return course_id
+
+    async def _clashes(self, user: User, plan: StudyPlan) -> list[dict[str, Any]]:
+        """The plan's slots that overlap the user's schedule as it is now."""
+        placed = [(planned, slot) for planned in plan.sessions for slot in planned.slots]
+        if not placed:
+            return []
+        user_zone, plan_zone = ZoneInfo(user.timezone), ZoneInfo(plan.timezone)
+        first = min(_instant(slot["starts_at"]) for _, slot in placed)
+        last = max(_instant(slot["ends_at"]) for _, slot in placed)
+        busy = await busy_intervals(
+            self.session,
+            user,
+            first.astimezone(user_zone).date(),
+            last.astimezone(user_zone).date(),
+        )
+        clashes = []
+        for planned, slot in placed:
+            start, end = _instant(slot["starts_at"]), _instant(slot["ends_at"])
+            if any(taken.start < end and start < taken.end for taken in busy):
+                clashes.append(
+                    {
+                        "session_id": str(planned.id),
+                        "position": planned.position,
+                        "title": planned.title,
+                        "part": slot["part"],
+                        "start": start.astimezone(plan_zone).isoformat(),
+                        "end": end.astimezone(plan_zone).isoformat(),
+                    }
+                )
+        return clashes
+
+
+def _start_date(requested: date | None, today: date) -> date:
+    if requested is None:
+        return today
+    if requested < today:
+        raise PlanRequestError("start_date", "must not be before today in your time zone")
+    if requested > today + timedelta(days=MAX_START_AHEAD_DAYS):
+        raise PlanRequestError(
+            "start_date", f"must be at most {MAX_START_AHEAD_DAYS} days after today"
+        )
+    return requested
+
+
+def _end_date(requested: date | None, start: date, deadline: date | None) -> date:
+    if requested is not None:
+        if requested < start:
+            raise PlanRequestError("end_date", "must not be before start_date")
+        if (requested - start).days > MAX_PLAN_DAYS:
+            raise PlanRequestError(
+                "end_date", f"must be at most {MAX_PLAN_DAYS} days after start_date"
+            )
+        return requested
+    if deadline is None:
+        return start + timedelta(days=DEFAULT_PLAN_DAYS - 1)
+    if deadline < start:
+        raise PlanRequestError(
+            "end_date", "the goal's target date is before start_date; give an end_date"
+        )
+    # A deadline further out than a plan may reach: the plan covers its first stretch.
+    return min(deadline, start + timedelta(days=MAX_PLAN_DAYS))
+
+
+def _clip(text: str | None) -> str | None:
+    return text[:MAX_DESCRIPTION_CHARS] if text else None
+
+
+def _plan_goal(view: GoalView) -> PlanGoal:
+    goal = view.goal
+    return PlanGoal(
+        title=goal.title,
+        description=_clip(goal.description),
+        target_date=goal.target_date,
+        target_minutes=goal.target_minutes,
+        target_modules=goal.target_modules,
+        minutes_done=view.progress.minutes_done,
+        modules_done=view.progress.modules_done,
+    )
+
+
+def _plan_course(detail: CourseDetailView) -> PlanCourse:
+    return PlanCourse(
+        title=detail.course.title,
+        description=_clip(detail.course.description),
+        modules=[
+            PlanModule(
+                id=module.id,
+                title=module.title,
+                estimated_minutes=module.estimated_minutes,
+                completed=module.id in detail.completions,
+            )
+            for module in detail.modules
+        ],
+    )
+
+
+def _remaining_minutes(goal: PlanGoal | None, course: PlanCourse | None) -> int | None:
+    """Minutes still to study, where known: the goal's target left, else the course's estimates
+    of modules not completed yet."""
+    if goal is not None and goal.target_minutes is not None:
+        return max(0, goal.target_minutes - goal.minutes_done)
+    if course is None:
+        return None
+    estimates = [m.estimated_minutes for m in course.modules if not m.completed]
+    known = [minutes for minutes in estimates if minutes is not None]
+    return sum(known) if known else None
+
+
+def _require_draft(plan: StudyPlan) -> None:
+    if plan.status != DRAFT:
+        raise PlanNotDraftError(plan.status)
+
+
+def _instant(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def _slots_json(slots: Sequence[PlacedSlot], position: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "part": slot.part,
+            "starts_at": slot.start.astimezone(UTC).isoformat(),
+            "ends_at": slot.end.astimezone(UTC).isoformat(),
+            "schedule_block_id": None,
+        }
+        for slot in slots
+        if slot.session_index == position
+    ]
+
+
+def _proof_json(proof: PlacementProof) -> dict[str, Any]:
+    return PlanProof.model_validate(asdict(proof)).model_dump(mode="json")
+
+
+def plan_summary(plan: StudyPlan) -> PlanSummary:
+    return PlanSummary.model_validate(_summary_fields(plan))
+
+
+def plan_read(plan: StudyPlan) -> PlanRead:
+    """The plan with every time in the plan's zone."""
+    zone = ZoneInfo(plan.timezone)
+    return PlanRead.model_validate(
+        {
+            **_summary_fields(plan),
+            "sessions": [
+                PlanSessionRead(
+                    id=planned.id,
+                    position=planned.position,
+                    title=planned.title,
+                    objective=planned.objective,
+                    module_id=planned.module_id,
+                    minutes=planned.minutes,
+                    slots=[
+                        PlanSlotRead(
+                            part=slot["part"],
+                            start=_instant(slot["starts_at"]).astimezone(zone),
+                            end=_instant(slot["ends_at"]).astimezone(zone),
+                            schedule_block_id=slot["schedule_block_id"],
+                        )
+                        for slot in planned.slots
+                    ],
+                )
+                for planned in plan.sessions
+            ],
+        }
+    )
+
+
+def _summary_fields(plan: StudyPlan) -> dict[str, Any]:
+    return {
+        "id": plan.id,
+        "status": plan.status,
+        "title": plan.title,
+        "goal_id": plan.goal_id,
+        "course_id": plan.course_id,
+        "start_date": plan.start_date,
+        "end_date": plan.end_date,
+        "timezone": plan.timezone,
+        "proof": plan.proof,
+        "model": plan.model,
+        "prompt_version": plan.prompt_version,
+        "created_at": plan.created_at,
+        "accepted_at": plan.accepted_at,
+    }
