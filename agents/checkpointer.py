@@ -21,12 +21,26 @@ def psycopg_conninfo(database_url: str) -> str:
     return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+# The saver's own tables: created and versioned by the library (`setup()`), not by Alembic.
+CHECKPOINTER_TABLES = (
+    "checkpoint_writes",
+    "checkpoint_blobs",
+    "checkpoints",
+    "checkpoint_migrations",
+)
+
+
 def setup_checkpointer(database_url: str) -> None:
     """Create or upgrade the saver's tables; the library versions its own migrations."""
     with Connection.connect(
         psycopg_conninfo(database_url), autocommit=True, prepare_threshold=0, row_factory=dict_row
     ) as conn:
         PostgresSaver(conn).setup()
+
+
+def drop_checkpointer(database_url: str) -> None:
+    with Connection.connect(psycopg_conninfo(database_url), autocommit=True) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {', '.join(CHECKPOINTER_TABLES)}")
 
 
 @asynccontextmanager

@@ -15,8 +15,13 @@ Environment = Literal["development", "test", "production"]
 
 
 class Settings(BaseSettings):
+    # Empty variables count as unset, so `FOO=` (or compose's `${FOO:-}`) keeps the default.
     model_config = SettingsConfigDict(
-        env_prefix="STUDYPILOT_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="STUDYPILOT_",
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+        env_ignore_empty=True,
     )
 
     env: Environment = Field(

@@ -6,7 +6,7 @@ from alembic import command
 from alembic.config import Config
 
 import migrations
-from agents.checkpointer import setup_checkpointer
+from agents.checkpointer import CHECKPOINTER_TABLES, drop_checkpointer, setup_checkpointer
 
 SCRIPT_LOCATION = Path(migrations.__file__).parent
 
@@ -28,3 +28,10 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
+    if revision == "base":
+        drop_checkpointer(database_url)
+
+
+def managed_by_alembic(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's `include_name`: the checkpointer's tables are the library's business."""
+    return not (type_ == "table" and name in CHECKPOINTER_TABLES)

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from core.config import get_settings
 from core.db import Base, require_database_url
+from core.migrate import managed_by_alembic
 from domain.models import load_all_models
 
 load_all_models()
@@ -20,7 +21,12 @@ def _url() -> str:
 
 
 def _run(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        compare_type=True,
+        include_name=managed_by_alembic,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -1,6 +1,5 @@
 """Per-user AI limits hold across API instances: both apps here share one real Redis."""
 
-from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
 import httpx
@@ -31,8 +30,8 @@ async def _two_instances(
 
 
 @pytest.fixture
-async def redis_settings(settings: Settings) -> AsyncIterator[Settings]:
-    yield settings.model_copy(update={"redis_url": REDIS_URL, "ai_requests_per_minute": 3})
+def redis_settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"redis_url": REDIS_URL, "ai_requests_per_minute": 3})
 
 
 async def test_requests_per_minute_are_shared_between_instances(

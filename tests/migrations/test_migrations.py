@@ -49,7 +49,12 @@ async def test_models_and_migrations_agree(database_url: str) -> None:
     try:
         async with engine.connect() as connection:
             diff = await connection.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(
+                        sync, opts={"include_name": migrate.managed_by_alembic}
+                    ),
+                    Base.metadata,
+                )
             )
     finally:
         await engine.dispose()
