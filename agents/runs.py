@@ -5,6 +5,7 @@ usage callback, gathers tool calls, and on the way out writes one `agent_runs` r
 work of its own (a failed run is recorded too, with its error code) and spends the tokens.
 """
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -93,6 +94,10 @@ class AgentRuns:
             yield run
         except AppError as exc:
             error_code = exc.code
+            raise
+        except (asyncio.CancelledError, GeneratorExit):
+            # The client went away mid-run (a closed stream); the tokens were still spent.
+            error_code = "cancelled"
             raise
         except BaseException:
             error_code = "internal_error"
