@@ -15,7 +15,7 @@ from pathlib import Path
 
 import asyncpg
 
-from bench import data, report
+from bench import chat_report, data, report
 from bench.http_bench import HttpResults, run_http
 from bench.http_load import client_name, use_python_client
 from bench.postgres import bench_postgres, create_database, plain_url
@@ -117,7 +117,11 @@ def main() -> None:
             semantic = asyncio.run(run_semantic(url, dsn, log))
     info["busy_before"] = f"{busy_before:.0%}"
     info["runtime"] = f"{(time.monotonic() - started) / 60:.1f} min"
+    # The chat benchmark runs on its own (bench.chat_overhead); its section is kept.
+    chat_section = chat_report.read_section(args.output)
     args.output.write_text(report.render(COMMAND, info, loaded, http, semantic))
+    if chat_section is not None:
+        chat_report.write_section(args.output, chat_section)
     log(f"wrote {args.output} in {info['runtime']}")
 
 

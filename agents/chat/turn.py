@@ -25,6 +25,7 @@ from langchain_core.messages import (
 from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphRecursionError
 from langgraph.graph import MessagesState
+from langgraph.types import Durability, StreamMode
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agents.chat.attachments import render_attachments
@@ -42,6 +43,10 @@ from domain.embeddings.runtime import EmbeddingRuntime
 from domain.users.models import User
 from prompts import load_prompt
 
+STREAM_MODES: list[StreamMode] = ["messages", "updates"]
+# One checkpoint when the turn ends, not one per step: only a finished turn becomes the head,
+# so intermediate checkpoints would never be read.
+DURABILITY: Durability = "exit"
 _CITATION = re.compile(r"\[(note|resource|course):([0-9a-fA-F-]{36})\]")
 
 
@@ -174,7 +179,8 @@ class ChatTurn:
                 turn_input,
                 self._config(conversation, run),
                 context=context,
-                stream_mode=["messages", "updates"],
+                stream_mode=STREAM_MODES,
+                durability=DURABILITY,
             ):
                 for event in _events_from(mode, chunk):
                     yield event
