@@ -15,10 +15,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.config import Settings
 from core.security import TokenCodec
 from domain.agent_runs.models import AgentRun
-from tests.fixtures.client import api_client, running_app
 from tests.fixtures.factories.content import create_note
 from tests.fixtures.factories.goals import create_goal
 from tests.fixtures.factories.users import auth_headers, create_user
@@ -45,17 +43,6 @@ SCRIPT: list[Reply] = [
 async def provider(record_mode: str) -> AsyncIterator[dict[str, str]]:
     async with cassette_provider(record_mode, SCRIPT) as settings:
         yield settings
-
-
-@pytest.fixture
-async def provider_client(
-    settings: Settings, db_session: AsyncSession, provider: dict[str, str]
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with (
-        running_app(settings.model_copy(update=provider), db_session) as app,
-        api_client(app) as client,
-    ):
-        yield client
 
 
 def _events(stream: str) -> list[tuple[str, Any]]:

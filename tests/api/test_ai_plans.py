@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
@@ -22,8 +21,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from vcr.cassette import Cassette
 
-from api.app import create_app
-from core.config import Settings
 from core.security import TokenCodec
 from domain.agent_runs.models import AgentRun
 from domain.courses.models import CourseModule
@@ -33,8 +30,6 @@ from domain.reminders.models import Reminder
 from domain.schedule.models import ScheduleBlock
 from domain.users.models import User
 from tests.fixtures.assertions import assert_error
-from tests.fixtures.client import TEST_SECRET
-from tests.fixtures.database import sessionmaker_for
 from tests.fixtures.factories.courses import create_course
 from tests.fixtures.factories.goals import create_goal
 from tests.fixtures.factories.schedule import create_block
@@ -714,33 +709,9 @@ async def provider(record_mode: str) -> AsyncIterator[dict[str, str]]:
         yield settings
 
 
-@pytest.fixture
-async def recorded_client(
-    database_url: str, db_session: AsyncSession, provider: dict[str, str]
-) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with the real ChatOpenAI client for every task, as configured in production."""
-    settings = Settings(
-        env="test",
-        database_url=database_url,
-        redis_url=None,
-        jwt_secret=TEST_SECRET,
-        embedding_warm_up=False,
-        llm_max_retries=0,
-        openai_base_url=provider["openai_base_url"],
-        openai_api_key=SecretStr(provider["openai_api_key"]),
-        llm_model=provider["llm_model"],
-    )
-    application = create_app(settings)
-    async with LifespanManager(application):
-        application.state.sessionmaker = sessionmaker_for(db_session)
-        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test/api/v1") as client:
-            yield client
-
-
 @pytest.mark.vcr
 async def test_a_recorded_draft_hinting_at_a_busy_time_is_placed_legally(
-    recorded_client: httpx.AsyncClient,
+    provider_client: httpx.AsyncClient,
     db_session: AsyncSession,
     codec: TokenCodec,
     vcr: Cassette,
@@ -751,7 +722,7 @@ async def test_a_recorded_draft_hinting_at_a_busy_time_is_placed_legally(
     await create_block(db_session, user, at(1, 18), at(1, 19), kind="class", title="Lecture")
 
     response = await create_plan(
-        recorded_client, codec, user, goal_id=str(goal.id), end_date=day(1).isoformat()
+        provider_client, codec, user, goal_id=str(goal.id), end_date=day(1).isoformat()
     )
 
     assert response.status_code == 201, response.text

@@ -8,14 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from langchain_core.embeddings import Embeddings
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.app import create_app
-from core.config import Settings
 from core.search import EMBEDDING_DIMENSIONS
 from core.security import TokenCodec
 from domain.agent_runs.models import AgentRun
@@ -25,8 +22,6 @@ from domain.recommendations.service import Candidate, Choice, RecommendationServ
 from domain.resources.models import Resource
 from domain.users.models import User
 from tests.fixtures.assertions import assert_error
-from tests.fixtures.client import TEST_SECRET
-from tests.fixtures.database import sessionmaker_for
 from tests.fixtures.factories.content import create_resource
 from tests.fixtures.factories.courses import create_course
 from tests.fixtures.factories.goals import create_goal
@@ -404,23 +399,9 @@ async def provider(record_mode: str) -> AsyncIterator[dict[str, str]]:
 
 
 @pytest.fixture
-async def provider_app(
-    database_url: str, db_session: AsyncSession, provider: dict[str, str]
-) -> AsyncIterator[FastAPI]:
-    """The app with the real ChatOpenAI (tests/fixtures/client.py's `app` has no model)."""
-    settings = Settings(
-        env="test",
-        database_url=database_url,
-        redis_url=None,
-        jwt_secret=TEST_SECRET,
-        embedding_warm_up=False,
-        **provider,  # type: ignore[arg-type]
-    )
-    application = create_app(settings)
-    async with LifespanManager(application):
-        application.state.sessionmaker = sessionmaker_for(db_session)
-        use_embedder(application)
-        yield application
+def provider_app(provider_app: FastAPI) -> FastAPI:
+    use_embedder(provider_app)
+    return provider_app
 
 
 @pytest.mark.vcr

@@ -8,7 +8,6 @@ from typing import Any, Protocol
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
@@ -18,16 +17,12 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.app import create_app
-from core.config import Settings
 from core.security import TokenCodec
 from domain.agent_runs.models import AgentRun
 from domain.courses.models import CourseModule
 from domain.summaries.models import Summary
 from domain.users.models import User
 from tests.fixtures.assertions import assert_error
-from tests.fixtures.client import TEST_SECRET
-from tests.fixtures.database import sessionmaker_for
 from tests.fixtures.factories.content import create_note
 from tests.fixtures.factories.courses import create_course
 from tests.fixtures.factories.users import auth_headers, create_user
@@ -345,29 +340,6 @@ def answer_as_recorded(request: dict[str, Any]) -> Reply:
 async def provider(record_mode: str) -> AsyncIterator[dict[str, str]]:
     async with cassette_provider(record_mode, responder=answer_as_recorded) as settings:
         yield settings
-
-
-@pytest.fixture
-async def provider_client(
-    database_url: str, db_session: AsyncSession, provider: dict[str, str]
-) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the app with the real ChatOpenAI (the `app` fixture has no model)."""
-    settings = Settings(
-        env="test",
-        database_url=database_url,
-        redis_url=None,
-        jwt_secret=TEST_SECRET,
-        embedding_warm_up=False,
-        openai_base_url=provider["openai_base_url"],
-        openai_api_key=SecretStr(provider["openai_api_key"]),
-        llm_model=provider["llm_model"],
-    )
-    application = create_app(settings)
-    async with LifespanManager(application):
-        application.state.sessionmaker = sessionmaker_for(db_session)
-        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test/api/v1") as client:
-            yield client
 
 
 class Cassette(Protocol):
