@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+import anyio
 import structlog
 from langchain_core.callbacks import UsageMetadataCallbackHandler
 from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerMinute
@@ -60,7 +61,8 @@ class TrackedRun:
         return [self.usage]
 
 
-Defer = Callable[[Callable[[], Awaitable[None]]], None]
+# Takes a job to run later; False when it cannot, and the job must run now.
+Defer = Callable[[Callable[[], Awaitable[None]]], bool]
 
 
 class AgentRuns:
@@ -110,10 +112,16 @@ class AgentRuns:
             raise
         finally:
             latency_ms = round((time.perf_counter() - started) * 1000)
-            if error_code is not None and self._defer_failures is not None:
-                self._defer_failures(partial(self._record, user_id, run, latency_ms, error_code))
-            else:
-                await self._record(user_id, run, latency_ms, error_code)
+            record = partial(self._record, user_id, run, latency_ms, error_code)
+            deferred = (
+                error_code is not None
+                and self._defer_failures is not None
+                and self._defer_failures(record)
+            )
+            if not deferred:
+                # Shielded: a run cut short by a closed stream is still recorded and charged.
+                with anyio.CancelScope(shield=True):
+                    await record()
 
     async def _record(
         self, user_id: uuid.UUID, run: TrackedRun, latency_ms: int, error_code: str | None

@@ -37,16 +37,21 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
             else:
                 await session.commit()
     finally:
+        request.state.unit_of_work_ended = True
         for job in getattr(request.state, "after_unit_of_work", []):
             await job()
 
 
-def after_unit_of_work(request: Request, job: Callable[[], Awaitable[None]]) -> None:
-    """Run `job` after the request's unit of work, whatever its outcome: a record of a failure
-    must not be rolled back with the work that failed."""
+def after_unit_of_work(request: Request, job: Callable[[], Awaitable[None]]) -> bool:
+    """Queue `job` to run after the request's unit of work, whatever its outcome: a record of a
+    failure must not be rolled back with the work that failed. False when that unit has already
+    ended (a streamed response runs after it): the caller runs the job itself."""
+    if getattr(request.state, "unit_of_work_ended", False):
+        return False
     if not hasattr(request.state, "after_unit_of_work"):
         request.state.after_unit_of_work = []
     request.state.after_unit_of_work.append(job)
+    return True
 
 
 async def get_settings(request: Request) -> Settings:

@@ -14,6 +14,7 @@ from domain.users.models import User
 
 SourceType = Literal["note", "resource", "course"]
 _WORDS = re.compile(r"\w+")
+MIN_REQUEST_WORDS = 3
 
 
 @dataclass
@@ -42,14 +43,16 @@ class ToolContext:
         self.sources[key] = {"type": kind, "id": str(source_id), "title": title}
         return key
 
-    def asked_for(self, quote: str) -> bool:
-        """Whether `quote` is the student's own words from this turn (case and spacing aside).
+    def asked_for(self, quote: str, verbs: frozenset[str]) -> bool:
+        """Whether `quote` is the student's own words from this turn (case and spacing aside),
+        asking for this kind of change: at least three words, one of them one of `verbs`.
 
         Data-changing tools require it: a change needs a request in the message itself, not in
-        a note's text or the model's own idea.
+        a note's text, a course description or the model's own idea. It is a guard against a
+        model acting unasked, not proof of intent; the answer reports every change made.
         """
         wanted = _WORDS.findall(quote.lower())
         said = _WORDS.findall(self.request_text.lower())
-        if len(wanted) < 2:
+        if len(wanted) < MIN_REQUEST_WORDS or not verbs.intersection(wanted):
             return False
         return any(said[i : i + len(wanted)] == wanted for i in range(len(said) - len(wanted) + 1))

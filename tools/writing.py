@@ -24,10 +24,19 @@ from tools.reading import as_text
 USER_REQUEST_DOC = (
     "user_request: the exact words of the student's current message asking for this change."
 )
+# Words one of which a request for each kind of change contains ("log 30 minutes on ...").
+PROGRESS_VERBS = frozenset(
+    {"log", "record", "add", "track", "mark", "save", "studied", "did", "spent", "finished"}
+    | {"completed", "done"}
+)
+BLOCK_VERBS = frozenset(
+    {"add", "schedule", "book", "block", "put", "plan", "create", "reserve", "set", "make"}
+)
+REMINDER_VERBS = frozenset({"remind", "reminder", "alert", "notify", "ping", "set"})
 
 
-def _require_request(ctx: ToolContext, user_request: str) -> None:
-    if not ctx.asked_for(user_request):
+def _require_request(ctx: ToolContext, user_request: str, verbs: frozenset[str]) -> None:
+    if not ctx.asked_for(user_request, verbs):
         raise ToolException(
             "Not done: changes need the student's request in their current message, quoted "
             "exactly in user_request. Ask the student whether they want this change."
@@ -44,7 +53,7 @@ async def record_progress(
     note: str | None = None,
 ) -> str:
     ctx = runtime.context
-    _require_request(ctx, user_request)
+    _require_request(ctx, user_request, PROGRESS_VERBS)
     data = ProgressEventCreate(minutes=minutes, modules_completed=modules_completed, note=note)
     async with ctx.unit() as session:
         recorded = await GoalService(session).record_progress(ctx.user, goal_id, data)
@@ -71,7 +80,7 @@ async def create_schedule_block(
     kind: BlockKind = "study",
 ) -> str:
     ctx = runtime.context
-    _require_request(ctx, user_request)
+    _require_request(ctx, user_request, BLOCK_VERBS)
     data = ScheduleBlockCreate(title=title, start=start, end=end, kind=kind)
     async with ctx.unit() as session:
         block = await ScheduleService(session).create(ctx.user, data)
@@ -97,7 +106,7 @@ async def create_reminder(
     goal_id: uuid.UUID | None = None,
 ) -> str:
     ctx = runtime.context
-    _require_request(ctx, user_request)
+    _require_request(ctx, user_request, REMINDER_VERBS)
     data = ReminderCreate(
         message=message,
         remind_at=remind_at,

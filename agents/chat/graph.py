@@ -38,7 +38,8 @@ CHAT_TOOLS = [
 ]
 # Model steps per turn before we stop: tool loops end here, not at a bill.
 MAX_MODEL_STEPS = 8
-RECURSION_LIMIT = 2 * MAX_MODEL_STEPS + 1
+# Graph steps: each model step but the last is followed by a tools step.
+RECURSION_LIMIT = 2 * MAX_MODEL_STEPS
 
 ChatGraph = CompiledStateGraph[MessagesState, ChatContext, MessagesState, MessagesState]
 

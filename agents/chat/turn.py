@@ -7,13 +7,14 @@ writes back and leaves the head where it was; the checkpoints it wrote are never
 """
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import anyio
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import (
     AIMessage,
@@ -23,6 +24,7 @@ from langchain_core.messages import (
     ToolMessage,
 )
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.errors import GraphRecursionError
 from langgraph.graph import MessagesState
 from langgraph.types import Durability, StreamMode
@@ -30,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agents.chat.attachments import render_attachments
 from agents.chat.context import ChatContext
-from agents.chat.graph import RECURSION_LIMIT, ChatGraph, current_turn_start
+from agents.chat.graph import MAX_MODEL_STEPS, RECURSION_LIMIT, ChatGraph, current_turn_start
 from agents.llm import provider_errors
 from agents.runs import AgentRuns, TrackedRun
 from core.config import Settings
@@ -78,25 +80,30 @@ class ChatTurn:
     async def begin(self) -> None:
         """Everything that can refuse the turn with a status: unknown refs, a foreign or busy
         conversation. Nothing is streamed before this succeeds."""
+        # The turn's own session takes a pooled connection only when a tool first needs one;
+        # the checks and the claim run in one short unit of work before that.
         session = await self._resources.enter_async_context(self.sessionmaker())
         self._session = session
         try:
             context = self._new_context(session)
-            attachments = await render_attachments(
-                session, context, self.request.context_refs, self.settings.context_token_budget
-            )
-            context.system_prompt = self._system_prompt(attachments)
-            self._context = context
             async with unit_of_work(self.sessionmaker) as claim_session:
+                attachments = await render_attachments(
+                    claim_session,
+                    context,
+                    self.request.context_refs,
+                    self.settings.context_token_budget,
+                )
                 conversation = await self._conversations(claim_session).start_turn(
                     self.user.id, self.request.conversation_id, self.request.message
                 )
+            context.system_prompt = self._system_prompt(attachments)
+            self._context = context
             self._conversation = conversation
         except BaseException:
             await self._resources.aclose()
             raise
 
-    async def events(self) -> AsyncIterator[ChatEvent]:
+    async def events(self) -> AsyncGenerator[ChatEvent, None]:
         assert self._session is not None
         assert self._context is not None
         assert self._conversation is not None
@@ -112,19 +119,29 @@ class ChatTurn:
                 reply = await self._finish(session, context, conversation, run)
             yield ChatEvent("reply", reply.model_dump(mode="json"))
         except BaseException:
-            await session.rollback()
-            async with unit_of_work(self.sessionmaker) as release_session:
-                await self._conversations(release_session).abandon_turn(
-                    self.user.id, conversation.id
-                )
+            # Shielded: a closed stream cancels the turn, and the conversation must not stay
+            # marked as running, nor the session hold its connection.
+            with anyio.CancelScope(shield=True):
+                await session.rollback()
+                await self._abandon(conversation)
             raise
         finally:
-            await self._resources.aclose()
+            with anyio.CancelScope(shield=True):
+                await self._resources.aclose()
 
     async def reply(self) -> ChatReply:
         # Drained to the end, so the turn's session is closed here and not when collected.
         replies = [event.data async for event in self.events() if event.kind == "reply"]
         return ChatReply.model_validate(replies[-1])
+
+    async def _abandon(self, conversation: Conversation) -> None:
+        async with unit_of_work(self.sessionmaker) as release_session:
+            deleted = await self._conversations(release_session).abandon_turn(
+                self.user.id, conversation.id
+            )
+        checkpointer = self.graph.checkpointer
+        if deleted and isinstance(checkpointer, BaseCheckpointSaver):
+            await checkpointer.adelete_thread(str(conversation.id))
 
     def _new_context(self, session: AsyncSession) -> ChatContext:
         return ChatContext(
@@ -187,7 +204,7 @@ class ChatTurn:
         except GraphRecursionError as exc:
             raise LLMProviderError(
                 "The model kept calling tools without answering.",
-                {"max_steps": RECURSION_LIMIT},
+                {"max_model_steps": MAX_MODEL_STEPS},
             ) from exc
 
     async def _finish(

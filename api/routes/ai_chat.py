@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Annotated, Any
 
+import structlog
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, status
 from fastapi.sse import EventSourceResponse, format_sse_event
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
@@ -30,6 +31,7 @@ from domain.conversations.schemas import (
 )
 from domain.conversations.service import ConversationService
 
+log = structlog.get_logger(__name__)
 router = APIRouter(tags=["ai"])
 PageDep = Annotated[PageParams, Depends(page_params)]
 
@@ -87,12 +89,25 @@ async def chat(
 
 async def _stream(turn: ChatTurn) -> AsyncIterator[bytes]:
     """Once the stream has begun the status is sent, so a failure becomes an `error` event."""
+    events = turn.events()
     try:
-        async for event in turn.events():
+        async for event in events:
             yield _sse(event)
     except AppError as exc:
-        body = ErrorBody(code=exc.code, message=exc.message, details=exc.details)
-        yield _sse(ChatEvent("error", body.model_dump(mode="json")))
+        yield _error_event(exc.code, exc.message, exc.details)
+    except Exception:
+        log.exception("chat_stream_failed")
+        yield _error_event(
+            "internal_error", "Something went wrong on our side; it has been logged."
+        )
+    finally:
+        # Closes the turn (rollback, release) even when the client is gone mid-stream.
+        await events.aclose()
+
+
+def _error_event(code: str, message: str, details: Any = None) -> bytes:
+    body = ErrorBody(code=code, message=message, details=details)
+    return _sse(ChatEvent("error", body.model_dump(mode="json")))
 
 
 def _sse(event: ChatEvent) -> bytes:

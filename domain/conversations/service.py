@@ -53,15 +53,16 @@ class ConversationService:
         conversation.running_since = None
         await self.conversations.session.flush()
 
-    async def abandon_turn(self, user_id: uuid.UUID, conversation_id: uuid.UUID) -> None:
-        """Clear the running mark; a conversation whose first turn failed goes entirely, as
-        its id never reached the caller."""
+    async def abandon_turn(self, user_id: uuid.UUID, conversation_id: uuid.UUID) -> bool:
+        """Clear the running mark. A conversation whose first turn failed goes entirely (True):
+        it holds nothing to come back to. Its checkpoints are the caller's to delete."""
         conversation = await self.get(user_id, conversation_id)
         if conversation.turn_count == 0:
             await self.conversations.delete(conversation)
-        else:
-            conversation.running_since = None
-            await self.conversations.session.flush()
+            return True
+        conversation.running_since = None
+        await self.conversations.session.flush()
+        return False
 
     async def get(self, user_id: uuid.UUID, conversation_id: uuid.UUID) -> Conversation:
         conversation = await self.conversations.get_owned(user_id, conversation_id)

@@ -204,3 +204,18 @@ async def test_conversations_are_listed_read_and_deleted_by_their_owner_only(
     # Its checkpoints went with it.
     thread = {"configurable": {"thread_id": first["conversation_id"]}}
     assert await app.state.chat_agent.checkpointer.aget_tuple(thread) is None
+
+
+async def test_a_model_that_never_stops_calling_tools_gets_eight_steps(
+    app: FastAPI, client: httpx.AsyncClient, db_session: AsyncSession, codec: TokenCodec
+) -> None:
+    user = await create_user(db_session)
+    model = scripted(*[tool_call("list_goals", call_id=f"call_{n}") for n in range(20)])
+    app.state.chat_models.with_model("chat", model)
+    response = await client.post(
+        "/ai/chat", headers=auth_headers(codec, user), json={"message": "Loop"}
+    )
+    assert_error(response, 502, "llm_bad_response")
+    assert response.json()["details"] == {"max_model_steps": 8}
+    assert len(model.received) == 8
+    assert await _count(db_session, Conversation) == 0

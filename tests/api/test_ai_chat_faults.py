@@ -198,3 +198,20 @@ async def test_a_second_message_while_a_turn_runs_is_409(
     # A mark older than the lease belongs to a turn that died with its process.
     resumed = await _chat(provider_client, codec, user, conversation_id=str(abandoned.id))
     assert resumed.status_code == 200, resumed.text
+
+
+@pytest.mark.parametrize("replies", [[Fault(500, headers=FAST_RETRY)] * 3])
+async def test_a_failure_mid_stream_is_an_error_event_and_still_recorded(
+    provider_client: httpx.AsyncClient, codec: TokenCodec, user: User, db_session: AsyncSession
+) -> None:
+    response = await provider_client.post(
+        "/ai/chat",
+        headers={**auth_headers(codec, user), "Accept": "text/event-stream"},
+        json={"message": "How am I doing?"},
+    )
+    assert response.status_code == 200  # the stream had begun
+    last = response.text.strip().split("\n\n")[-1]
+    assert last.startswith("event: error")
+    assert '"code": "llm_unavailable"' in last
+    assert await _runs(db_session) == [("error", "llm_unavailable")]
+    assert await _conversations(db_session) == 0
