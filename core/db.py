@@ -75,6 +75,8 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 async def unit_of_work(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
-    """One transaction for entry points outside HTTP (CLI, activities): commit or roll back."""
+    """One transaction of its own: commit or roll back. For entry points outside HTTP (CLI,
+    activities), and for work a request must keep apart from its own unit of work (a chat turn's
+    claim, run records)."""
     async with sessionmaker() as session, session.begin():
         yield session

@@ -2,14 +2,12 @@
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agents.tokens import CHARS_PER_TOKEN
 from domain.conversations.schemas import ContextRefs
 from domain.courses.service import CourseService
 from domain.notes.service import NoteService
 from prompts import load_prompt
 from tools.context import ToolContext
-
-# Approximate, offline: about four characters to a token in English text.
-CHARS_PER_TOKEN = 4
 
 
 async def render_attachments(

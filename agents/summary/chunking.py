@@ -1,19 +1,10 @@
-"""Cutting text to fit model calls, measured in approximate tokens.
+"""Cutting text to fit model calls, measured in approximate tokens (`agents.tokens`)."""
 
-About four characters per token is OpenAI's rule of thumb for English; it needs no tokenizer
-download and errs on the safe side for most prose, which is all a chunk budget needs.
-"""
-
-import math
 from collections.abc import Iterator
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-CHARS_PER_TOKEN = 4
-
-
-def approximate_tokens(text: str) -> int:
-    return math.ceil(len(text) / CHARS_PER_TOKEN)
+from agents.tokens import approximate_tokens
 
 
 def split_into_chunks(text: str, chunk_tokens: int) -> list[str]:

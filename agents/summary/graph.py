@@ -24,7 +24,8 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Send
 
-from agents.summary.chunking import approximate_tokens, groups_within, split_into_chunks
+from agents.summary.chunking import groups_within, split_into_chunks
+from agents.tokens import approximate_tokens
 from domain.summaries.schemas import Length
 from prompts import load_prompt
 

@@ -8,8 +8,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, IdMixin
 
-RUN_OUTCOMES = ("ok", "error")
-
 
 class AgentRun(IdMixin, Base):
     __tablename__ = "agent_runs"

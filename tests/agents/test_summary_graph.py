@@ -10,13 +10,14 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from agents.summary.chunking import approximate_tokens, groups_within, split_into_chunks
+from agents.summary.chunking import groups_within, split_into_chunks
 from agents.summary.graph import (
     LENGTH_WORDS,
     PROMPT_VERSION,
     SummaryContext,
     build_summary_graph,
 )
+from agents.tokens import approximate_tokens
 from domain.summaries.schemas import Length
 from tests.fixtures.llm import ScriptedChatModel, scripted
 
