@@ -224,8 +224,7 @@ class ChatTurn:
             raise LLMProviderError("The model ended its turn without an answer.")
         run.tool_calls = _tool_calls(turn)
         head = snapshot.config["configurable"]["checkpoint_id"]
-        owned = await session.merge(conversation, load=True)
-        await self._conversations(session).finish_turn(owned, head)
+        await self._conversations(session).finish_turn(conversation, head)
         await session.commit()
         text = answer.text
         return ChatReply.model_validate(

@@ -51,6 +51,21 @@ class ConversationRepository:
         )
         return (await self.session.execute(statement)).first() is not None
 
+    async def finish(self, conversation_id: uuid.UUID, claimed_at: datetime, head: str) -> bool:
+        """Record a finished turn, if its claim still stands: false when the turn outlived its
+        lease and another one took the conversation over."""
+        statement = (
+            update(Conversation)
+            .where(Conversation.id == conversation_id, Conversation.running_since == claimed_at)
+            .values(
+                head_checkpoint_id=head,
+                turn_count=Conversation.turn_count + 1,
+                running_since=None,
+            )
+            .returning(Conversation.id)
+        )
+        return (await self.session.execute(statement)).first() is not None
+
     async def delete(self, conversation: Conversation) -> None:
         await self.session.delete(conversation)
         await self.session.flush()

@@ -2,6 +2,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.errors import NotFoundError, RunInProgressError
 from core.pagination import PageParams
@@ -45,13 +46,16 @@ class ConversationService:
         conversation = await self.get(user_id, conversation_id)
         if not await self.conversations.claim(user_id, conversation.id, now, now - self.run_lease):
             raise _run_in_progress()
+        # The claim's own mark (already in the row): finishing checks it still stands.
+        set_committed_value(conversation, "running_since", now)
         return conversation
 
     async def finish_turn(self, conversation: Conversation, head_checkpoint_id: str) -> None:
-        conversation.head_checkpoint_id = head_checkpoint_id
-        conversation.turn_count += 1
-        conversation.running_since = None
-        await self.conversations.session.flush()
+        assert conversation.running_since is not None  # set by start_turn
+        if not await self.conversations.finish(
+            conversation.id, conversation.running_since, head_checkpoint_id
+        ):
+            raise _run_in_progress()
 
     async def abandon_turn(self, user_id: uuid.UUID, conversation_id: uuid.UUID) -> bool:
         """Clear the running mark. A conversation whose first turn failed goes entirely (True):
