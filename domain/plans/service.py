@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.briefs import clip_description
 from core.errors import AppError, ConflictError, NotFoundError
 from core.pagination import Page, PageParams
 from domain.courses.repository import CourseRepository
@@ -50,8 +51,6 @@ DEFAULT_PLAN_DAYS = 14
 # Far enough ahead for a term's plan; further out, the calendar it is fitted to means little.
 MAX_START_AHEAD_DAYS = 365
 REMINDER_LEAD_MINUTES = 15
-# Descriptions can be long; their opening says what the subject is, which is all a plan needs.
-MAX_DESCRIPTION_CHARS = 500
 
 
 class PlanRequestError(AppError):
@@ -412,15 +411,11 @@ def _end_date(requested: date | None, start: date, deadline: date | None) -> dat
     return min(deadline, start + timedelta(days=MAX_PLAN_DAYS))
 
 
-def _clip(text: str | None) -> str | None:
-    return text[:MAX_DESCRIPTION_CHARS] if text else None
-
-
 def _plan_goal(view: GoalView) -> PlanGoal:
     goal = view.goal
     return PlanGoal(
         title=goal.title,
-        description=_clip(goal.description),
+        description=clip_description(goal.description),
         target_date=goal.target_date,
         target_minutes=goal.target_minutes,
         target_modules=goal.target_modules,
@@ -432,7 +427,7 @@ def _plan_goal(view: GoalView) -> PlanGoal:
 def _plan_course(detail: CourseDetailView) -> PlanCourse:
     return PlanCourse(
         title=detail.course.title,
-        description=_clip(detail.course.description),
+        description=clip_description(detail.course.description),
         modules=[
             PlanModule(
                 id=module.id,

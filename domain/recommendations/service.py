@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.briefs import clip_description
 from core.errors import NotFoundError
 from domain.courses.models import Course
 from domain.embeddings.runtime import EmbeddingRuntime
@@ -22,7 +23,6 @@ CANDIDATES_PER_PICK = 3
 MAX_CANDIDATES = 30
 # A course can have hundreds of modules and long descriptions; the first ones say what it is.
 MAX_MODULE_TITLES = 20
-MAX_DESCRIPTION_CHARS = 500
 
 
 class ContextNotFoundError(NotFoundError):
@@ -144,12 +144,12 @@ class RecommendationService:
             courses=[
                 CourseBrief(
                     title=course.title,
-                    description=_clip(course.description),
+                    description=clip_description(course.description),
                     modules=[module.title for module in course.modules[:MAX_MODULE_TITLES]],
                 )
                 for course in courses
             ],
-            goals=[GoalBrief(goal.title, _clip(goal.description)) for goal in goals],
+            goals=[GoalBrief(goal.title, clip_description(goal.description)) for goal in goals],
             recent_activity=(context.recent_activity or "").strip() or None,
         )
 
@@ -177,7 +177,3 @@ def _require_all(what: str, wanted: list[uuid.UUID], found: Container[uuid.UUID]
     missing = [row_id for row_id in wanted if row_id not in found]
     if missing:
         raise ContextNotFoundError(what, missing)
-
-
-def _clip(text: str | None) -> str | None:
-    return text[:MAX_DESCRIPTION_CHARS] if text else None
