@@ -32,6 +32,7 @@ from api.routes import (
 )
 from core.config import Settings, get_settings
 from core.db import create_engine, create_sessionmaker, require_database_url
+from core.events import create_event_bus
 from core.logging import configure_logging
 from core.rate_limit import RateLimiter
 from core.security import TokenCodec
@@ -48,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
         app.state.engine = engine
-        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.sessionmaker = create_sessionmaker(engine, app.state.event_bus)
         warm_up = asyncio.create_task(embedding.warm_up()) if settings.embedding_warm_up else None
         try:
             async with open_checkpointer(
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if warm_up is not None:
                 warm_up.cancel()
             await engine.dispose()
+            await app.state.event_bus.aclose()
 
     app = FastAPI(
         title="StudyPilot API",
@@ -76,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.token_codec = TokenCodec(settings)
     app.state.rate_limiter = RateLimiter(settings.redis_url)
+    app.state.event_bus = create_event_bus(settings)
     app.state.chat_models = ChatModels(settings)
     embedding = create_embedding_runtime(settings)
     embedding.attach(app.state)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import Settings
 from core.errors import AppError, InvalidQueryError, UnauthorizedError
+from core.events import discard_queued_events, publish_queued_events
 from core.rate_limit import RateLimiter
 from core.security import TokenCodec
 from domain.auth.service import AuthService
@@ -28,14 +29,18 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
             except AppError as exc:
                 if exc.commit_on_raise:
                     await session.commit()
+                    await publish_queued_events(session)
                 else:
                     await session.rollback()
+                    discard_queued_events(session)
                 raise
             except BaseException:
                 await session.rollback()
+                discard_queued_events(session)
                 raise
             else:
                 await session.commit()
+                await publish_queued_events(session)
     finally:
         request.state.unit_of_work_ended = True
         for job in getattr(request.state, "after_unit_of_work", []):

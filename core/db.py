@@ -16,6 +16,12 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from core.config import Settings
+from core.events import (
+    EVENT_BUS_KEY,
+    EventBus,
+    discard_queued_events,
+    publish_queued_events,
+)
 
 # Stable constraint names keep migrations reviewable and reversible.
 NAMING_CONVENTION = {
@@ -66,9 +72,13 @@ def create_engine(settings: Settings) -> AsyncEngine:
     )
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+def create_sessionmaker(
+    engine: AsyncEngine, event_bus: EventBus | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose queued events (`core.events.queue_event`) go to `event_bus` on commit."""
     # Objects stay readable after commit, so a response can be built from them.
-    return async_sessionmaker(engine, expire_on_commit=False)
+    info = {EVENT_BUS_KEY: event_bus} if event_bus is not None else None
+    return async_sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 @asynccontextmanager
@@ -78,5 +88,11 @@ async def unit_of_work(
     """One transaction of its own: commit or roll back. For entry points outside HTTP (CLI,
     activities), and for work a request must keep apart from its own unit of work (a chat turn's
     claim, run records)."""
-    async with sessionmaker() as session, session.begin():
-        yield session
+    async with sessionmaker() as session:
+        try:
+            async with session.begin():
+                yield session
+        except BaseException:
+            discard_queued_events(session)
+            raise
+        await publish_queued_events(session)
