@@ -14,7 +14,7 @@ from cli.supervisor import Supervisor
 from core import migrate
 from core.config import get_settings
 from core.database_admin import ensure_database
-from core.embedded_postgres import EmbeddedPostgres
+from core.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresError
 from core.logging import configure_logging
 
 app = typer.Typer(help="StudyPilot: the backend of an AI study assistant.", no_args_is_help=True)
@@ -40,6 +40,7 @@ def run() -> None:
                 settings.data_dir,
                 port=settings.embedded_pg_port,
                 os_user=settings.embedded_pg_os_user,
+                server_root=settings.embedded_pg_server_root,
             )
             supervisor.adopt("postgres", postgres.start(), stop_signal=signal.SIGINT)
             asyncio.run(ensure_database(postgres.url("postgres", "postgresql"), EMBEDDED_DATABASE))
@@ -52,6 +53,9 @@ def run() -> None:
             exit_code = supervisor.wait()
         else:
             exit_code = 0
+    except EmbeddedPostgresError as exc:
+        # A set-up problem the user can fix: one line that says what to do, not a traceback.
+        typer.echo(f"studypilot: the embedded Postgres cannot start: {exc}", err=True)
     finally:
         supervisor.stop_all()
     raise typer.Exit(exit_code)

@@ -62,6 +62,11 @@ class Settings(BaseSettings):
         default="nobody",
         description="Unprivileged OS user that runs the embedded Postgres when started as root.",
     )
+    embedded_pg_server_root: Path = Field(
+        default=Path("/var/lib/studypilot"),
+        description="As root: where a copy of the Postgres binaries and the cluster go when that "
+        "user cannot reach the checkout or the data dir (a private directory).",
+    )
     db_pool_size: int = Field(default=10, ge=1, description="SQLAlchemy pool size per process.")
     db_max_overflow: int = Field(default=10, ge=0, description="Extra connections under load.")
 

@@ -7,8 +7,17 @@ unprivileged OS user that owns only the cluster directory.
 
 Layout under the data dir: `postgres/` (the cluster), `postgres.json` (port and password,
 mode 0600), `postgres.log` (server output).
+
+As root, the unprivileged user must be able to reach the server binaries and the cluster. A
+checkout in a private directory (`/root/...`, a 0700 temp dir) hides both, and we never widen
+the permissions of directories that are not ours. Instead, what it cannot reach moves under
+the server root (`/var/lib/studypilot` by default): `bin-<key>/` holds a copy of the binaries
+(keyed by where they came from), `cluster-<key>/postgres` the cluster (keyed by the data dir).
+The port, the password and the log stay in the data dir.
 """
 
+import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -17,6 +26,7 @@ import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import time
 from dataclasses import dataclass
@@ -24,7 +34,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import structlog
+
 SUPERUSER = "postgres"
+DEFAULT_SERVER_ROOT = Path("/var/lib/studypilot")
 READY_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 30.0
 
@@ -38,10 +51,34 @@ def _bin_dir() -> Path:
 
 
 BIN_DIR = _bin_dir()
+logger = structlog.get_logger("studypilot.embedded_postgres")
 
 
 class EmbeddedPostgresError(RuntimeError):
     pass
+
+
+def traversable_by(path: Path, user: pwd.struct_passwd) -> bool:
+    """Can `user` reach `path`, i.e. search every directory from / down to it?"""
+    groups = set(os.getgrouplist(user.pw_name, user.pw_gid))
+    for directory in (path, *path.parents):
+        try:
+            info = directory.stat()
+        except FileNotFoundError:
+            continue  # created later by us, with our own modes
+        if info.st_uid == user.pw_uid:
+            needed = stat.S_IXUSR
+        elif info.st_gid in groups:
+            needed = stat.S_IXGRP
+        else:
+            needed = stat.S_IXOTH
+        if not info.st_mode & needed:
+            return False
+    return True
+
+
+def _short_key(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -69,14 +106,24 @@ def _port_is_free(port: int) -> bool:
 
 
 class EmbeddedPostgres:
-    def __init__(self, data_dir: Path, *, port: int | None = None, os_user: str = "nobody"):
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        os_user: str = "nobody",
+        server_root: Path = DEFAULT_SERVER_ROOT,
+        bin_dir: Path = BIN_DIR,
+    ):
         self.data_dir = data_dir.resolve()
         self.cluster_dir = self.data_dir / "postgres"
         self.state_file = self.data_dir / "postgres.json"
         self.log_file = self.data_dir / "postgres.log"
+        self.bin_dir = bin_dir
+        self.server_root = server_root
         self._requested_port = port
         # The server binaries refuse to run as root.
-        self._run_as = pwd.getpwnam(os_user) if os.geteuid() == 0 else None
+        self._run_as = self._server_user(os_user) if os.geteuid() == 0 else None
         self.process: subprocess.Popen[bytes] | None = None
         self.state: ClusterState | None = None
 
@@ -88,7 +135,9 @@ class EmbeddedPostgres:
     def start(self) -> subprocess.Popen[bytes]:
         """Initialise the cluster if needed, start the server as our child, wait until ready."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._check_reachable_by_server_user()
+        if self._run_as is not None:
+            self._place_within_reach(self._run_as)
+            self._check_reachable_by_server_user()
         if not (self.cluster_dir / "PG_VERSION").exists():
             self._initdb()
         self.state = self._load_or_choose_port()
@@ -96,7 +145,7 @@ class EmbeddedPostgres:
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 - fixed argv, our own binaries
                 [
-                    str(BIN_DIR / "postgres"),
+                    str(self.bin_dir / "postgres"),
                     "-D",
                     str(self.cluster_dir),
                     "-h",
@@ -139,7 +188,7 @@ class EmbeddedPostgres:
 
     def _run_tool(self, *args: str) -> "subprocess.CompletedProcess[str]":
         result: subprocess.CompletedProcess[str] = subprocess.run(  # noqa: S603 - our binaries
-            [str(BIN_DIR / args[0]), *args[1:]],
+            [str(self.bin_dir / args[0]), *args[1:]],
             capture_output=True,
             text=True,
             check=False,
@@ -147,14 +196,77 @@ class EmbeddedPostgres:
         )
         return result
 
-    def _check_reachable_by_server_user(self) -> None:
-        if self._run_as is None:
+    @staticmethod
+    def _server_user(name: str) -> pwd.struct_passwd:
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            raise EmbeddedPostgresError(
+                f"there is no OS user {name!r} to run the embedded Postgres as (root may not); "
+                "set STUDYPILOT_EMBEDDED_PG_OS_USER to an unprivileged user, or DATABASE_URL"
+            ) from None
+
+    def _place_within_reach(self, user: pwd.struct_passwd) -> None:
+        """Move what the server user cannot reach under the server root (see the module doc)."""
+        relocate_cluster = not (self.cluster_dir / "PG_VERSION").exists() and not traversable_by(
+            self.data_dir, user
+        )
+        relocate_binaries = not traversable_by(self.bin_dir, user)
+        if not (relocate_cluster or relocate_binaries):
             return
+        try:
+            self._make_root_dir(self.server_root)
+            if relocate_binaries:
+                self.bin_dir = self._copy_binaries()
+            if relocate_cluster:
+                home = self.server_root / f"cluster-{_short_key(str(self.data_dir))}"
+                self._make_root_dir(home)
+                self.cluster_dir = home / "postgres"
+        except OSError as exc:
+            raise EmbeddedPostgresError(
+                f"user {user.pw_name!r} cannot reach {self.data_dir} or the Postgres binaries, "
+                f"and {self.server_root} cannot hold them ({exc.strerror}); set "
+                "STUDYPILOT_EMBEDDED_PG_SERVER_ROOT to a directory root can write, or DATABASE_URL"
+            ) from exc
+        logger.info(
+            "embedded_postgres_relocated",
+            reason=f"user {user.pw_name!r} cannot reach the checkout",
+            binaries=str(self.bin_dir),
+            cluster=str(self.cluster_dir),
+        )
+
+    @staticmethod
+    def _make_root_dir(path: Path) -> None:
+        # Ours alone to write; others may only pass through (mkdir's mode is masked by umask).
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o755)
+
+    def _copy_binaries(self) -> Path:
+        """A copy of the server install, made once per source and package version, replaced
+        atomically. The binaries find their libraries through an RPATH relative to the package
+        directory (`../../../embedded_postgres.libs` from `bin/`), so the copy keeps that shape."""
+        install = self.bin_dir.parent
+        packages = install.parent.parent
+        parts = [install, *packages.glob("embedded_postgres*.libs")]
+        version = importlib.metadata.version("embedded-postgres")
+        target = self.server_root / f"bin-{_short_key(f'{install}:{version}')}"
+        if not (target / install.relative_to(packages) / "bin" / "postgres").exists():
+            staging = Path(f"{target}.partial-{os.getpid()}")
+            shutil.rmtree(staging, ignore_errors=True)
+            for part in parts:
+                shutil.copytree(part, staging / part.relative_to(packages), symlinks=True)
+            shutil.rmtree(target, ignore_errors=True)
+            staging.rename(target)
+        return target / install.relative_to(packages) / "bin"
+
+    def _check_reachable_by_server_user(self) -> None:
+        assert self._run_as is not None
         probe = self._run_tool("pg_ctl", "--version")
         if probe.returncode != 0:
             raise EmbeddedPostgresError(
-                f"user {self._run_as.pw_name!r} cannot run {BIN_DIR}: every directory above the "
-                "virtualenv must be world-traversable (or set DATABASE_URL to an external Postgres)"
+                f"user {self._run_as.pw_name!r} cannot run {self.bin_dir}: "
+                f"{probe.stderr.strip() or 'permission denied'} (set DATABASE_URL to use an "
+                "external Postgres)"
             )
 
     def _initdb(self) -> None:
@@ -163,7 +275,7 @@ class EmbeddedPostgres:
         self.cluster_dir.mkdir(mode=0o700)
         password = secrets.token_urlsafe(24)
         # Beside the cluster, not in it: initdb wants an empty directory.
-        password_file = self.data_dir / ".postgres-initdb-password"
+        password_file = self.cluster_dir.parent / ".postgres-initdb-password"
         password_file.touch(mode=0o600)
         password_file.write_text(password)
         if self._run_as is not None:
@@ -231,7 +343,14 @@ class EmbeddedPostgres:
                     f"postgres exited with {self.process.returncode}; see {self.log_file}"
                 )
             ready = subprocess.run(  # noqa: S603
-                [str(BIN_DIR / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.state.port)],
+                [
+                    str(self.bin_dir / "pg_isready"),
+                    "-q",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.state.port),
+                ],
                 check=False,
             )
             if ready.returncode == 0:
