@@ -9,6 +9,7 @@ with `SET LOCAL enable_indexscan = off` (a sequential or bitmap scan, then an ex
 """
 
 import asyncio
+import re
 import statistics
 import time
 import uuid
@@ -174,9 +175,16 @@ async def _load(
     return dict(zip(users, interests, strict=True))
 
 
+def _options_of(definition: str) -> str:
+    found = re.search(r"WITH\s*\((.*)\)\s*$", definition)
+    return found.group(1) if found else "none given, pgvector defaults m = 16, ef_construction = 64"
+
+
 async def _build_index(dsn: str, definition: str, options: str | None) -> IndexBuild:
     """(Re)create the HNSW index, timed; then read it and the table into shared buffers."""
-    statement = definition if options is None else f"{definition} WITH ({options})"
+    # The migration's definition carries its own `WITH (...)`: alternatives replace it.
+    base = re.sub(r"\s+WITH\s*\(.*\)\s*$", "", definition)
+    statement = definition if options is None else f"{base} WITH ({options})"
     connection = await asyncpg.connect(dsn)
     try:
         await connection.execute(f"DROP INDEX IF EXISTS {INDEX_NAME}")
@@ -190,7 +198,7 @@ async def _build_index(dsn: str, definition: str, options: str | None) -> IndexB
         await connection.execute(f"SELECT pg_prewarm('{INDEX_NAME}'), pg_prewarm('resources')")
     finally:
         await connection.close()
-    label = options or "migration's: none given, pgvector defaults m = 16, ef_construction = 64"
+    label = options or f"migration's: {_options_of(definition)}"
     return IndexBuild(label, seconds, size)
 
 
