@@ -1,6 +1,8 @@
 """Provider and tool faults in a chat turn, through the real ChatOpenAI client against a real
 OpenAI-compatible server that misbehaves on cue."""
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,14 +24,17 @@ from tests.fixtures.factories.users import auth_headers, create_user
 from tests.support.scripted_openai import (
     Answer,
     Fault,
+    Hang,
     Reply,
     ScriptedOpenAI,
-    Stall,
     ToolCall,
     ToolCalls,
 )
 
 FAST_RETRY = {"retry-after-ms": "10"}
+TIMEOUT_SECONDS = 0.5
+# Far above three timeouts and the client's backoff; reached only if nothing times out.
+HANG_GUARD_SECONDS = 20.0
 
 
 @pytest.fixture
@@ -53,7 +58,7 @@ async def provider_client(
             "openai_api_key": "test-key",
             "llm_model": "gpt-test",
             "llm_max_retries": 2,
-            "llm_timeout_seconds": 0.5,
+            "llm_timeout_seconds": TIMEOUT_SECONDS,
         }
     )
     async with running_app(provider, db_session) as app, api_client(app) as client:
@@ -110,11 +115,25 @@ async def test_a_failing_provider_is_503_and_nothing_is_kept(
     assert await _conversations(db_session) == 0
 
 
-@pytest.mark.parametrize("replies", [[Stall(3)] * 3])
+@pytest.mark.parametrize("replies", [[Hang()] * 3])
 async def test_a_provider_that_does_not_answer_times_out_as_503(
-    provider_client: httpx.AsyncClient, codec: TokenCodec, user: User, db_session: AsyncSession
+    provider_client: httpx.AsyncClient,
+    server: ScriptedOpenAI,
+    codec: TokenCodec,
+    user: User,
+    db_session: AsyncSession,
 ) -> None:
-    assert_error(await _chat(provider_client, codec, user), 503, "llm_unavailable")
+    started = time.monotonic()
+    # The provider never answers: without the client's timeout this would wait forever.
+    response = await asyncio.wait_for(_chat(provider_client, codec, user), HANG_GUARD_SECONDS)
+    elapsed = time.monotonic() - started
+
+    body = assert_error(response, 503, "llm_unavailable")
+    # openai's APITimeoutError, as langchain-openai re-raises it (OpenAITimeoutError).
+    assert body["details"] == {"provider_error": "OpenAITimeoutError"}
+    # The first try and both retries, each cut off by the timeout.
+    assert len(server.requests) == 3
+    assert 3 * TIMEOUT_SECONDS <= elapsed < HANG_GUARD_SECONDS
     assert await _runs(db_session) == [("error", "llm_unavailable")]
 
 

@@ -19,6 +19,7 @@ from domain.plans.scheduler import (
     place_sessions,
     verify_placement,
 )
+from tests.domain.scheduler_reference import constraint_violations
 
 PARIS = ZoneInfo("Europe/Paris")
 MONDAY = date(2025, 6, 2)
@@ -600,6 +601,7 @@ def test_random_drafts_get_a_placement_whose_proof_holds(seed: int) -> None:
         first = proof.unplaced_sessions[0]
         assert proof.unplaced_sessions == tuple(range(first, len(requests)))
     assert_slots_obey_the_rules(placement.slots, requests, busy, rules)
+    assert constraint_violations(placement.slots, requests, busy, rules) == []
 
 
 def test_a_full_size_plan_is_placed_and_proven() -> None:

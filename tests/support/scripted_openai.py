@@ -84,7 +84,12 @@ class Stall:
     seconds: float
 
 
-Reply = Answer | ToolCalls | Fault | Stall
+@dataclass(frozen=True)
+class Hang:
+    """Never answer: hold the request until the server stops. Only a client timeout ends it."""
+
+
+Reply = Answer | ToolCalls | Fault | Stall | Hang
 Responder = Callable[[Json], Reply]
 
 
@@ -214,6 +219,9 @@ class ScriptedOpenAI:
                     _error_body("Scripted stall ended without an answer.", "server_error", None),
                     500,
                 )
+            case Hang():
+                await asyncio.to_thread(self._stopping.wait)
+                return Response(status_code=499)
             case Answer(content=content):
                 return _completion_response(request, content, [])
             case ToolCalls(calls=calls):
