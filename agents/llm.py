@@ -51,9 +51,16 @@ def chat_model(settings: Settings, task: Task, *, temperature: float | None = No
         timeout=settings.llm_timeout_seconds,
         max_retries=settings.llm_max_retries,
         temperature=temperature,
+        # A model that rambles is cut off here, not at the client's timeout.
+        max_tokens=max_tokens(settings, task),
         # Token usage on streamed answers too: limits and agent_runs count every token.
         stream_usage=True,
     )
+
+
+def max_tokens(settings: Settings, task: Task) -> int:
+    limit: int = getattr(settings, f"llm_{task}_max_tokens")
+    return limit
 
 
 class ChatModels:

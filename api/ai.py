@@ -11,13 +11,21 @@ from langchain_core.language_models import BaseChatModel
 
 from agents.llm import ChatModels, Task
 from agents.runs import AgentRuns
-from api.deps import CurrentUser, SessionDep, SettingsDep, after_unit_of_work
-from api.errors import error_responses
+from agents.structured import StructuredMethod, structured_method
+from api.deps import (
+    CurrentUser,
+    SessionDep,
+    SettingsDep,
+    after_unit_of_work,
+    release_connection,
+)
+from api.errors import DATABASE_BUSY_RESPONSE, error_responses
 from domain.users.models import User
 
 # The statuses every AI route can answer besides its own.
 AI_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    **error_responses(401, 422, 429, 502, 503),
+    **error_responses(401, 422, 429, 502),
+    503: DATABASE_BUSY_RESPONSE,
     429: {
         **error_responses(429)[429],
         "headers": {
@@ -33,6 +41,8 @@ class AICall:
     model: BaseChatModel
     model_name: str
     runs: AgentRuns
+    # How this model is asked for structured answers (plans, recommendations).
+    structured: StructuredMethod
 
 
 def ai_call(task: Task) -> Callable[..., Awaitable[AICall]]:
@@ -50,8 +60,9 @@ def ai_call(task: Task) -> Callable[..., Awaitable[AICall]]:
         await runs.admit(user.id)
         # Model calls take seconds: end the authentication's read transaction now rather than
         # keep a pooled connection idle in it. The route's own work begins a new one.
-        await session.commit()
-        return AICall(user, model, _name_of(model), runs)
+        await release_connection(session)
+        structured = structured_method(model, settings.llm_structured_output)
+        return AICall(user, model, _name_of(model), runs, structured)
 
     return admit
 

@@ -13,7 +13,7 @@ from agents.checkpointer import open_checkpointer
 from agents.llm import ChatModels
 from api.body_limit import BodySizeLimitMiddleware
 from api.deps import refuse_nul_in_query
-from api.errors import ErrorBody, install_error_handlers
+from api.errors import DATABASE_BUSY_RESPONSE, ErrorBody, install_error_handlers
 from api.middleware import AccessLogMiddleware
 from api.routes import (
     ai_chat,
@@ -69,10 +69,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Courses, goals, notes, schedule and AI study agents. "
         "Errors are always `{code, message, details?}`.",
         lifespan=lifespan,
-        # Statuses any route can answer: the body-size limit and the unexpected.
+        # Statuses any route can answer: the body-size limit, a full pool, and the unexpected.
         responses={
             413: {"model": ErrorBody, "description": "Content Too Large"},
             500: {"model": ErrorBody, "description": "Internal Server Error"},
+            503: DATABASE_BUSY_RESPONSE,
         },
     )
     app.state.settings = settings

@@ -47,6 +47,15 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
             await job()
 
 
+async def release_connection(session: AsyncSession) -> None:
+    """End the request's transaction so far and hand its pooled connection back, before a wait
+    on a model: a slow model must not hold connections every other request needs. What was read
+    stays usable (no expiry on commit); the next statement begins a new transaction, which the
+    unit of work commits or rolls back as usual. Only reads may precede this: a write here would
+    be kept even if the request later fails."""
+    await session.commit()
+
+
 def after_unit_of_work(request: Request, job: Callable[[], Awaitable[None]]) -> bool:
     """Queue `job` to run after the request's unit of work, whatever its outcome: a record of a
     failure must not be rolled back with the work that failed. False when that unit has already

@@ -9,11 +9,13 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
-from core.errors import AppError, RateLimitedError, UnauthorizedError
+from core.errors import AppError, DatabaseBusyError, RateLimitedError, UnauthorizedError
 
 logger = structlog.get_logger(__name__)
 
@@ -70,7 +72,7 @@ async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     headers: dict[str, str] = {}
     if isinstance(exc, UnauthorizedError):
         headers["WWW-Authenticate"] = "Bearer"
-    if isinstance(exc, RateLimitedError):
+    if isinstance(exc, RateLimitedError | DatabaseBusyError):
         headers["Retry-After"] = str(exc.retry_after_seconds)
     return error_response(exc.status_code, exc.code, exc.message, exc.details, headers)
 
@@ -123,8 +125,24 @@ async def _unhandled_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _database_busy(request: Request, exc: Exception) -> JSONResponse:
+    logger.warning("database_busy", error=type(exc).__name__)
+    return await _app_error(request, DatabaseBusyError())
+
+
+# Any route can meet a full connection pool (the app's, or the chat checkpointer's).
+DATABASE_BUSY_RESPONSE: dict[str, Any] = {
+    "model": ErrorBody,
+    "description": "Service Unavailable: `database_busy` when every database connection stays "
+    "taken (or an AI route's provider errors). Retry after `Retry-After` seconds.",
+    "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
+}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(PoolTimeoutError, _database_busy)
+    app.add_exception_handler(PoolTimeout, _database_busy)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unhandled_error)

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(default=10, ge=1, description="SQLAlchemy pool size per process.")
     db_max_overflow: int = Field(default=10, ge=0, description="Extra connections under load.")
+    db_pool_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How long a request waits for a pooled connection before answering 503 "
+        "database_busy.",
+    )
 
     jwt_secret: SecretStr = Field(
         default=SecretStr(DEFAULT_JWT_SECRET),
@@ -136,6 +142,46 @@ class Settings(BaseSettings):
         ge=0,
         le=10,
         description="Retries (exponential backoff, honouring Retry-After) on 429, 5xx, timeouts.",
+    )
+    # Models under real conditions: what each task may write, how long a chat turn may take,
+    # how much a model can read (history and attachment budgets derive from it), and how a
+    # structured answer is asked for.
+    llm_chat_max_tokens: int = Field(
+        default=1_024, ge=16, description="Most tokens one chat model step may write."
+    )
+    llm_summary_max_tokens: int = Field(
+        default=700, ge=16, description="Most tokens one summary call may write."
+    )
+    llm_plan_max_tokens: int = Field(
+        default=2_048, ge=16, description="Most tokens a plan draft may take."
+    )
+    llm_recommend_max_tokens: int = Field(
+        default=800, ge=16, description="Most tokens a recommendation ranking may take."
+    )
+    llm_judge_max_tokens: int = Field(
+        default=700, ge=16, description="Most tokens an eval judge may write."
+    )
+    llm_context_window: int | None = Field(
+        default=None,
+        ge=1_024,
+        description="Tokens the model can read and write in one request. Unset: known from the "
+        "model's family (8192 for an unknown one).",
+    )
+    llm_structured_output: Literal["json_schema", "tool_calling"] = Field(
+        default="json_schema",
+        description="How plans and recommendations ask for structure: response_format with a "
+        "strict JSON schema (OpenAI, vLLM, llama.cpp, Ollama), or a forced tool call.",
+    )
+    chat_first_step_tool_choice: Literal["auto", "required"] = Field(
+        default="auto",
+        description="required: the first model step of every chat turn must call a tool (for "
+        "small local models, which otherwise answer without looking anything up).",
+    )
+    chat_turn_deadline_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="A chat turn still without its answer after this ends as 503 "
+        "llm_unavailable; the conversation stays usable.",
     )
     ai_requests_per_minute: int = Field(
         default=20, ge=1, description="AI endpoint calls per user per minute."

@@ -68,6 +68,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         require_database_url(settings),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
         pool_pre_ping=True,
     )
 

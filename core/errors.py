@@ -61,6 +61,21 @@ class RateLimitedError(AppError):
         self.retry_after_seconds = retry_after_seconds
 
 
+class DatabaseBusyError(AppError):
+    """Every pooled database connection stayed taken for the whole pool timeout: the request is
+    refused at once with a hint to retry, rather than failing as an internal error."""
+
+    status_code = 503
+    code = "database_busy"
+    retry_after_seconds = 2
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The service is busy; try again in a moment.",
+            {"retry_after_seconds": self.retry_after_seconds},
+        )
+
+
 class RunInProgressError(ConflictError):
     code = "run_in_progress"
 

@@ -4,11 +4,13 @@ Compiled once per process with the Postgres checkpointer; the model, the user an
 arrive per turn in the run-time context (`ChatContext`), never in the checkpointed state.
 """
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+import openai
 import structlog
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.messages.utils import count_tokens_approximately, trim_messages
 from langchain_core.tools import ToolException
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -19,7 +21,8 @@ from langgraph.runtime import Runtime
 from pydantic import ValidationError
 
 from agents.chat.context import ChatContext
-from core.errors import AppError
+from agents.limits import is_context_overflow, tool_schema_tokens
+from core.errors import AppError, LLMUnavailableError
 from tools.reading import get_course, list_goals, read_schedule, search_notes_and_resources
 from tools.scheduling import find_free_time
 from tools.writing import create_reminder, create_schedule_block, record_progress
@@ -36,6 +39,8 @@ CHAT_TOOLS = [
     create_schedule_block,
     create_reminder,
 ]
+# Sent with every model step: part of each request's budget.
+CHAT_TOOL_TOKENS = tool_schema_tokens(CHAT_TOOLS)
 # Model steps per turn before we stop: tool loops end here, not at a bill.
 MAX_MODEL_STEPS = 8
 # Graph steps: each model step but the last is followed by a tools step.
@@ -87,11 +92,38 @@ def fit_history(messages: Sequence[BaseMessage], budget: int) -> list[BaseMessag
     return [*earlier, *current]
 
 
+class TurnDeadlineError(LLMUnavailableError):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"The model did not finish this turn within {seconds:g} seconds; try again.",
+            {"turn_deadline_seconds": seconds},
+        )
+
+
 async def call_model(state: MessagesState, runtime: Runtime[ChatContext]) -> dict[str, Any]:
     ctx = runtime.context
-    history = fit_history(state["messages"], ctx.history_token_budget)
-    model = ctx.model.bind_tools(CHAT_TOOLS)
-    reply = await model.ainvoke([SystemMessage(ctx.system_prompt), *history])
+    messages = state["messages"]
+    start = current_turn_start(messages)
+    first_step = not any(isinstance(m, AIMessage) for m in messages[start:])
+    forced = first_step and ctx.first_step_tool_choice == "required"
+    model = ctx.model.bind_tools(CHAT_TOOLS, **({"tool_choice": "required"} if forced else {}))
+    system = SystemMessage(ctx.system_prompt)
+    history = fit_history(messages, ctx.history_token_budget)
+    try:
+        async with asyncio.timeout_at(ctx.deadline):
+            try:
+                reply = await model.ainvoke([system, *history])
+            except openai.BadRequestError as exc:
+                # Counting is approximate and windows are sometimes misconfigured: the
+                # minimum (the system prompt and this turn) once more, so no long past answer
+                # can make a conversation unusable.
+                this_turn = list(messages[start:])
+                if not is_context_overflow(exc) or len(history) == len(this_turn):
+                    raise
+                log.warning("chat_context_overflow_trimmed", dropped=len(history) - len(this_turn))
+                reply = await model.ainvoke([system, *this_turn])
+    except TimeoutError as exc:
+        raise TurnDeadlineError(ctx.deadline_seconds) from exc
     return {"messages": [reply]}
 
 

@@ -6,6 +6,7 @@ last answer, together with the conversation's new head checkpoint. A failed turn
 writes back and leaves the head where it was; the checkpoints it wrote are never read again.
 """
 
+import asyncio
 import re
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AsyncExitStack
@@ -32,7 +33,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agents.chat.attachments import render_attachments
 from agents.chat.context import ChatContext
-from agents.chat.graph import MAX_MODEL_STEPS, RECURSION_LIMIT, ChatGraph, current_turn_start
+from agents.chat.graph import (
+    CHAT_TOOL_TOKENS,
+    MAX_MODEL_STEPS,
+    RECURSION_LIMIT,
+    ChatGraph,
+    current_turn_start,
+)
+from agents.limits import chat_budget
 from agents.llm import provider_errors
 from agents.runs import AgentRuns, TrackedRun
 from core.config import Settings
@@ -86,17 +94,21 @@ class ChatTurn:
         self._session = session
         try:
             context = self._new_context(session)
+            budget = chat_budget(self.settings, self.model_name, CHAT_TOOL_TOKENS)
             async with unit_of_work(self.sessionmaker) as claim_session:
                 attachments = await render_attachments(
                     claim_session,
                     context,
                     self.request.context_refs,
-                    self.settings.context_token_budget,
+                    budget.attachments(self.settings.context_token_budget),
                 )
                 conversation = await self._conversations(claim_session).start_turn(
                     self.user.id, self.request.conversation_id, self.request.message
                 )
             context.system_prompt = self._system_prompt(attachments)
+            context.history_token_budget = budget.history(
+                self.settings.chat_history_token_budget, context.system_prompt
+            )
             self._context = context
             self._conversation = conversation
         except BaseException:
@@ -152,6 +164,9 @@ class ChatTurn:
             model=self.model,
             system_prompt="",
             history_token_budget=self.settings.chat_history_token_budget,
+            deadline=asyncio.get_running_loop().time() + self.settings.chat_turn_deadline_seconds,
+            deadline_seconds=self.settings.chat_turn_deadline_seconds,
+            first_step_tool_choice=self.settings.chat_first_step_tool_choice,
         )
 
     def _system_prompt(self, attachments: str) -> str:

@@ -8,6 +8,7 @@ from langchain_core.language_models import BaseChatModel
 from agents.llm import provider_errors
 from agents.plan.graph import draft_prompt, draft_sessions
 from agents.runs import AgentRuns
+from agents.structured import StructuredMethod
 from domain.plans.service import DraftedSession, PlanBrief
 from prompts import Prompt
 
@@ -20,6 +21,7 @@ class GraphPlanDrafter:
     model_name: str
     runs: AgentRuns
     user_id: uuid.UUID
+    method: StructuredMethod = "tool_calling"
     prompt: Prompt = field(default_factory=draft_prompt)
 
     @property
@@ -31,4 +33,6 @@ class GraphPlanDrafter:
             self.user_id, "plan", self.model_name, self.prompt_version
         ) as run:
             with provider_errors():
-                return await draft_sessions(self.model, self.prompt, brief, run.callbacks)
+                return await draft_sessions(
+                    self.model, self.prompt, brief, run.callbacks, self.method
+                )

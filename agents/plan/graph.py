@@ -16,6 +16,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from agents.plan.nodes import draft, validate
 from agents.plan.state import PlanContext, PlanState
+from agents.structured import StructuredMethod
 from domain.plans.service import DraftedSession, PlanBrief
 from prompts import Prompt, load_prompt
 
@@ -45,11 +46,17 @@ def draft_prompt() -> Prompt:
 
 
 async def draft_sessions(
-    model: BaseChatModel, prompt: Prompt, brief: PlanBrief, callbacks: list[Any]
+    model: BaseChatModel,
+    prompt: Prompt,
+    brief: PlanBrief,
+    callbacks: list[Any],
+    method: StructuredMethod = "tool_calling",
 ) -> list[DraftedSession]:
     """The checked sessions the model drafts for `brief`, in study order."""
     result = await plan_graph().ainvoke(
-        {"brief": brief}, config={"callbacks": callbacks}, context=PlanContext(model, prompt)
+        {"brief": brief},
+        config={"callbacks": callbacks},
+        context=PlanContext(model, prompt, method),
     )
     sessions: list[DraftedSession] = result["sessions"]
     return sessions

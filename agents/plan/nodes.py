@@ -19,10 +19,12 @@ from agents.plan.state import (
     PlanState,
     StudyPlanDraft,
 )
+from agents.structured import structured_answer
+from domain.plans.schemas import MAX_PLAN_SESSIONS
 from domain.plans.service import DraftedSession, PlanBrief, PlanWindow
 
-# Far more than a 180-day plan needs; a model that keeps going is cut rather than scheduled.
-MAX_SESSIONS = 200
+MAX_SESSIONS = MAX_PLAN_SESSIONS
+
 # Column limits of plan_sessions, and a bound on what a calendar entry shows.
 MAX_TITLE_CHARS = 200
 MAX_OBJECTIVE_CHARS = 1_000
@@ -30,11 +32,11 @@ MAX_OBJECTIVE_CHARS = 1_000
 
 async def draft(state: PlanState, *, runtime: Runtime[PlanContext]) -> dict[str, Any]:
     context = runtime.context
-    # Function calling, not a provider's JSON-schema mode: every OpenAI-compatible server has it.
-    model = context.model.with_structured_output(StudyPlanDraft, method="function_calling")
-    # No config passed: the run's callbacks reach this call through the node's context
+    # No config passed: the run's callbacks reach these calls through the node's context
     # (contextvars).
-    answer = await model.ainvoke(
+    answer = await structured_answer(
+        context.model,
+        StudyPlanDraft,
         [
             SystemMessage(
                 context.prompt.render(
@@ -45,11 +47,9 @@ async def draft(state: PlanState, *, runtime: Runtime[PlanContext]) -> dict[str,
             ),
             # Titles and descriptions are the student's text: sent as data, apart from the rules.
             HumanMessage(json.dumps(asdict(state["brief"]), ensure_ascii=False, default=str)),
-        ]
+        ],
+        context.method,
     )
-    if not isinstance(answer, StudyPlanDraft):
-        # A plain-text reply carries no sessions: as unusable as malformed arguments.
-        raise OutputParserException("The model answered without calling the draft function.")
     return {"draft": answer.sessions}
 
 

@@ -6,11 +6,11 @@ from typing import NotRequired, TypedDict
 from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field
 
+from agents.structured import StructuredMethod
+from domain.plans.schemas import MAX_SESSION_MINUTES as MAX_SESSION_MINUTES
+from domain.plans.schemas import MIN_SESSION_MINUTES as MIN_SESSION_MINUTES
 from domain.plans.service import DraftedSession, PlanBrief
 from prompts import Prompt
-
-MIN_SESSION_MINUTES = 10
-MAX_SESSION_MINUTES = 240
 
 
 class DraftSession(BaseModel):
@@ -33,7 +33,7 @@ class DraftSession(BaseModel):
 class StudyPlanDraft(BaseModel):
     """The plan's study sessions, in the order they should be studied."""
 
-    sessions: list[DraftSession]
+    sessions: list[DraftSession] = Field(min_length=1)
 
 
 class PlanState(TypedDict):
@@ -49,3 +49,4 @@ class PlanContext:
 
     model: BaseChatModel
     prompt: Prompt
+    method: StructuredMethod = "tool_calling"

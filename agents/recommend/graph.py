@@ -14,6 +14,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from agents.recommend.nodes import rerank, validate
 from agents.recommend.state import CandidateView, RecommendContext, RecommendState
+from agents.structured import StructuredMethod
 from domain.recommendations.service import CandidatePool, Choice
 from domain.resources.models import Resource
 from prompts import Prompt
@@ -47,6 +48,7 @@ async def choose(
     pool: CandidatePool,
     limit: int,
     callbacks: list[Any],
+    method: StructuredMethod = "tool_calling",
 ) -> list[Choice]:
     """At most `limit` of the pool's candidates, best first, each with the model's reason."""
     result = await _graph.ainvoke(
@@ -59,7 +61,7 @@ async def choose(
             "limit": limit,
         },
         config={"callbacks": callbacks},
-        context=RecommendContext(model, prompt),
+        context=RecommendContext(model, prompt, method),
     )
     return [Choice(pool.candidates[pick.number - 1], pick.reason) for pick in result["picks"]]
 

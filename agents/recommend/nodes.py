@@ -4,11 +4,11 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from langchain_core.exceptions import OutputParserException
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from agents.recommend.state import Pick, RankedResources, RecommendContext, RecommendState
+from agents.structured import structured_answer
 
 # A reason is one sentence; a model that rambles is cut rather than stored at any length.
 MAX_REASON_CHARS = 500
@@ -16,22 +16,20 @@ MAX_REASON_CHARS = 500
 
 async def rerank(state: RecommendState, runtime: Runtime[RecommendContext]) -> dict[str, Any]:
     context = runtime.context
-    # Function calling, not a provider's JSON-schema mode: every OpenAI-compatible server has it.
-    model = context.model.with_structured_output(RankedResources, method="function_calling")
     request = {
         "learner": state["learner"],
         "candidates": [asdict(candidate) for candidate in state["candidates"]],
     }
-    answer = await model.ainvoke(
+    answer = await structured_answer(
+        context.model,
+        RankedResources,
         [
             SystemMessage(context.prompt.render(limit=state["limit"])),
             # Titles and descriptions are other people's text: sent as data, apart from the rules.
             HumanMessage(json.dumps(request, ensure_ascii=False)),
-        ]
+        ],
+        context.method,
     )
-    if not isinstance(answer, RankedResources):
-        # A plain-text reply carries no ranking: as unusable as malformed arguments.
-        raise OutputParserException("The model answered without calling the ranking function.")
     return {"ranked": answer.recommendations}
 
 

@@ -6,6 +6,7 @@ from typing import Any, NotRequired, TypedDict
 from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field
 
+from agents.structured import StructuredMethod
 from prompts import Prompt
 
 
@@ -54,3 +55,4 @@ class RecommendContext:
 
     model: BaseChatModel
     prompt: Prompt
+    method: StructuredMethod = "tool_calling"

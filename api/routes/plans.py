@@ -1,11 +1,12 @@
 import uuid
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
 from agents.plan import GraphPlanDrafter
 from api.ai import AI_ERROR_RESPONSES, PlanCall
-from api.deps import CurrentUser, SessionDep
+from api.deps import CurrentUser, SessionDep, release_connection
 from api.errors import error_responses
 from core.pagination import Page, PageParams, page_params
 from domain.plans.schemas import PlanCreate, PlanRead, PlanSummary
@@ -27,10 +28,16 @@ async def create_plan(body: PlanCreate, call: PlanCall, session: SessionDep) -> 
     """A model drafts the sessions for a goal or course; a scheduler places them in your free
     time (available hours, daily cap, breaks, existing blocks) and proves it. Stored as a draft:
     nothing is added to your schedule until you accept it. When not everything fits, the draft
-    says so (`proof.fits` false, `minutes_short`, `full_days`, `unplaced_sessions`). 404 for
-    another user's goal or private course."""
-    drafter = GraphPlanDrafter(call.model, call.model_name, call.runs, call.user.id)
-    return await PlanService(session).create_draft(call.user, body, drafter)
+    says so (`proof.fits` false, `minutes_short`, `full_days`, `unplaced_sessions`). When the
+    model's draft cannot be used (after one repair), the sessions are drafted from the course's
+    modules and the work left, placed the same way, and marked `drafted_by: "fallback"` with
+    `fallback_reason`. 404 for another user's goal or private course."""
+    drafter = GraphPlanDrafter(
+        call.model, call.model_name, call.runs, call.user.id, call.structured
+    )
+    return await PlanService(session).create_draft(
+        call.user, body, drafter, partial(release_connection, session)
+    )
 
 
 @plans_router.get("", response_model=Page[PlanSummary], responses=error_responses(401, 422))

@@ -3,12 +3,13 @@
 Saving one is `POST /resources` with `source: "ai"` and the recommendation's id.
 """
 
+from functools import partial
+
 from fastapi import APIRouter
 
-from agents.llm import provider_errors
-from agents.recommend import RERANK_PROMPT, choose
+from agents.recommend import RERANK_PROMPT, GraphRanker
 from api.ai import AI_ERROR_RESPONSES, RecommendCall
-from api.deps import SessionDep
+from api.deps import SessionDep, release_connection
 from api.embedding import EmbeddingDep
 from api.errors import error_responses
 from domain.recommendations.schemas import (
@@ -16,7 +17,7 @@ from domain.recommendations.schemas import (
     RecommendationRead,
     RecommendRequest,
 )
-from domain.recommendations.service import RecommendationService, RecommendationView
+from domain.recommendations.service import RecommendationService
 from domain.resources.schemas import ResourceRead
 from prompts import load_prompt
 
@@ -32,20 +33,22 @@ async def recommend_resources(
     body: RecommendRequest, call: RecommendCall, session: SessionDep, embedding: EmbeddingDep
 ) -> RecommendationList:
     """Candidates are your resources and those attached to public courses, closest to the
-    context by meaning; a model picks up to `limit` of them, best first, and says why.
+    context by meaning; a model picks up to `limit` of them, best first, and says why. When the
+    model's ranking cannot be used (after one repair), the closest candidates come in order of
+    meaning with a plain reason, marked `drafted_by: "fallback"`.
     404 when a course or goal in the context is not yours to use."""
-    user = call.user
     prompt = load_prompt(RERANK_PROMPT)
-    service = RecommendationService(session)
-    pool = await service.find_candidates(user.id, body.context, embedding, body.limit)
-    views: list[RecommendationView] = []
-    # Nothing to rank: no model call, so no run to record.
-    if pool.candidates:
-        async with call.runs.track(user.id, "recommend", call.model_name, prompt.ref) as run:
-            with provider_errors():
-                choices = await choose(call.model, prompt, pool, body.limit, run.callbacks)
-        # After the run is recorded: its row must exist for the recommendations to point at it.
-        views = await service.record(user.id, choices, run.id)
+    ranker = GraphRanker(
+        call.model, call.model_name, call.runs, call.user.id, prompt, call.structured
+    )
+    result = await RecommendationService(session).recommend(
+        call.user.id,
+        body.context,
+        embedding,
+        body.limit,
+        ranker,
+        partial(release_connection, session),
+    )
     return RecommendationList(
         items=[
             RecommendationRead(
@@ -55,8 +58,10 @@ async def recommend_resources(
                 rank=view.recommendation.rank,
                 score=view.score,
             )
-            for view in views
+            for view in result.views
         ],
         model=call.model_name,
         prompt_version=prompt.ref,
+        drafted_by=result.drafted_by,
+        fallback_reason=result.fallback_reason,
     )

@@ -1,8 +1,10 @@
+from functools import partial
+
 from fastapi import APIRouter
 
 from agents.summary import GraphSummariser
 from api.ai import AI_ERROR_RESPONSES, SummaryCall
-from api.deps import SessionDep
+from api.deps import SessionDep, release_connection
 from api.errors import error_responses
 from domain.summaries.schemas import SummaryRead, SummaryRequest
 from domain.summaries.service import SummaryService
@@ -21,4 +23,6 @@ async def summarise(body: SummaryRequest, call: SummaryCall, session: SessionDep
     model are unchanged. 404 for another user's note or private course; 422 source_too_long for
     content past what one summary may cost."""
     summariser = GraphSummariser(call.model, call.model_name, call.runs, call.user.id)
-    return await SummaryService(session).summarise(call.user.id, body, summariser)
+    return await SummaryService(session).summarise(
+        call.user.id, body, summariser, partial(release_connection, session)
+    )

@@ -24,6 +24,7 @@ class StudyPlan(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         CheckConstraint("status IN ('draft', 'accepted')", name="status"),
         CheckConstraint("goal_id IS NOT NULL OR course_id IS NOT NULL", name="subject"),
+        CheckConstraint("drafted_by IN ('model', 'fallback')", name="drafted_by"),
         Index("ix_study_plans_user_id_created_at", "user_id", "created_at"),
     )
 
@@ -45,6 +46,10 @@ class StudyPlan(IdMixin, TimestampMixin, Base):
     proof: Mapped[dict[str, Any]] = mapped_column(JSONB)
     model: Mapped[str] = mapped_column(String(200))
     prompt_version: Mapped[str] = mapped_column(String(200))
+    # "fallback" when the model's draft could not be used and the sessions were drafted from
+    # the course's modules and the work left instead; `fallback_reason` says why.
+    drafted_by: Mapped[str] = mapped_column(String(16), default="model", server_default="model")
+    fallback_reason: Mapped[str | None] = mapped_column(Text)
     accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     sessions: Mapped[list["PlanSession"]] = relationship(

@@ -7,8 +7,14 @@ from pydantic import BaseModel, Field, model_validator
 from core.schemas import StrictModel
 
 PlanStatus = Literal["draft", "accepted"]
+DraftedBy = Literal["model", "fallback"]
 
 MAX_PLAN_DAYS = 180
+# Bounds of one drafted session, whoever drafts it.
+MIN_SESSION_MINUTES = 10
+MAX_SESSION_MINUTES = 240
+# Far more than a 180-day plan needs; a draft that keeps going is cut rather than scheduled.
+MAX_PLAN_SESSIONS = 200
 MIN_MINUTES_PER_DAY = 10
 MAX_MINUTES_PER_DAY = 720
 
@@ -97,6 +103,11 @@ class PlanSummary(BaseModel):
     proof: PlanProof
     model: str
     prompt_version: str
+    drafted_by: DraftedBy = Field(
+        description="`fallback` when the model's draft could not be used: the sessions were "
+        "then drafted from the course's modules and the work left, and placed the same way."
+    )
+    fallback_reason: str | None = Field(description="Why the fallback drafted this plan.")
     created_at: datetime
     accepted_at: datetime | None
 

@@ -11,7 +11,7 @@ the calendar until the student accepts the draft.
 """
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
@@ -20,12 +20,19 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.briefs import clip_description
-from core.errors import AppError, ConflictError, NotFoundError
+from core.errors import (
+    AppError,
+    ConflictError,
+    LLMProviderError,
+    LLMUnavailableError,
+    NotFoundError,
+)
 from core.pagination import Page, PageParams
 from domain.courses.repository import CourseRepository
 from domain.courses.service import CourseDetailView, CourseNotFoundError, CourseService
 from domain.goals.service import GoalService, GoalView
 from domain.plans.calendar import busy_intervals, scheduling_rules
+from domain.plans.fallback import FallbackModule, fallback_sessions
 from domain.plans.models import PlanSession, StudyPlan
 from domain.plans.repository import PlanRepository
 from domain.plans.scheduler import PlacedSlot, PlacementProof, SessionRequest, place_sessions
@@ -105,6 +112,9 @@ class PlanCourse:
     description: str | None
     modules: list[PlanModule]
 
+    def module_ids(self) -> set[uuid.UUID]:
+        return {module.id for module in self.modules}
+
 
 @dataclass(frozen=True)
 class PlanGoal:
@@ -137,7 +147,7 @@ class PlanBrief:
     window: PlanWindow
 
     def module_ids(self) -> set[uuid.UUID]:
-        return {module.id for module in self.course.modules} if self.course else set()
+        return self.course.module_ids() if self.course else set()
 
 
 @dataclass(frozen=True)
@@ -183,17 +193,29 @@ class PlanService:
         self.plans = PlanRepository(session)
         self.now = now
 
-    async def create_draft(self, user: User, request: PlanCreate, drafter: PlanDrafter) -> PlanRead:
+    async def create_draft(
+        self,
+        user: User,
+        request: PlanCreate,
+        drafter: PlanDrafter,
+        release: Callable[[], Awaitable[None]],
+    ) -> PlanRead:
         """Drafts sessions with the model, places them in the user's free time and stores the
         draft with its proof. Everything the model is not needed for is checked before it runs,
-        so a refused request costs no tokens."""
+        so a refused request costs no tokens.
+
+        `release` is awaited once the brief is read and before the model is called: the
+        caller's unit of work lets its connection go for the model's whole wait. What the
+        placement depends on is read again after it (the subject may be gone, the calendar
+        changed). A model whose draft cannot be used does not fail the request: the sessions
+        are then drafted from the course's modules and the work left (`drafted_by: fallback`).
+        """
         now = self.now()
         today = now.astimezone(ZoneInfo(user.timezone)).date()
         start = _start_date(request.start_date, today)
         subject = await self._subject(user, request)
         end = _end_date(request.end_date, start, subject.goal.target_date if subject.goal else None)
         rules = scheduling_rules(user, start, end, now, request.minutes_per_day)
-        busy = await busy_intervals(self.session, user, start, end)
         brief = PlanBrief(
             goal=subject.goal,
             course=subject.course,
@@ -207,7 +229,16 @@ class PlanService:
                 session_minutes=rules.session_minutes,
             ),
         )
-        drafted = await drafter.draft(brief)
+        await release()
+        drafted_by, fallback_reason = "model", None
+        try:
+            drafted = await drafter.draft(brief)
+        except (LLMProviderError, LLMUnavailableError) as exc:
+            drafted = _fallback_draft(subject.title, brief)
+            drafted_by, fallback_reason = "fallback", _fallback_reason(exc)
+        subject = await self._subject(user, request)
+        modules_now = subject.course.module_ids() if subject.course else set()
+        busy = await busy_intervals(self.session, user, start, end)
         placement = place_sessions(
             [SessionRequest(d.title, d.minutes, d.preferred_start) for d in drafted], busy, rules
         )
@@ -224,12 +255,15 @@ class PlanService:
             proof=_proof_json(placement.proof),
             model=drafter.model_name,
             prompt_version=drafter.prompt_version,
+            drafted_by=drafted_by,
+            fallback_reason=fallback_reason,
             sessions=[
                 PlanSession(
                     position=position,
                     title=session.title,
                     objective=session.objective,
-                    module_id=session.module_id,
+                    # A module deleted while the model worked is no longer linked.
+                    module_id=session.module_id if session.module_id in modules_now else None,
                     minutes=session.minutes,
                     slots=_slots_json(placement.slots, position),
                 )
@@ -452,6 +486,39 @@ def _remaining_minutes(goal: PlanGoal | None, course: PlanCourse | None) -> int 
     return sum(known) if known else None
 
 
+def _fallback_draft(subject_title: str, brief: PlanBrief) -> list[DraftedSession]:
+    open_modules = [m for m in brief.course.modules if not m.completed] if brief.course else []
+    sessions = fallback_sessions(
+        subject_title,
+        [FallbackModule(m.title, m.estimated_minutes) for m in open_modules],
+        brief.remaining_minutes,
+        brief.window.session_minutes,
+    )
+    return [
+        DraftedSession(
+            title=session.title,
+            objective=session.objective,
+            minutes=session.minutes,
+            module_id=(
+                open_modules[session.module_index].id if session.module_index is not None else None
+            ),
+        )
+        for session in sessions
+    ]
+
+
+def _fallback_reason(exc: LLMProviderError | LLMUnavailableError) -> str:
+    if isinstance(exc, LLMUnavailableError):
+        return (
+            "The language model could not be reached in time, so this plan was drafted from the "
+            "course's modules and the work left."
+        )
+    return (
+        "The language model's draft could not be used, so this plan was drafted from the "
+        "course's modules and the work left."
+    )
+
+
 def _require_draft(plan: StudyPlan) -> None:
     if plan.status != DRAFT:
         raise PlanNotDraftError(plan.status)
@@ -525,6 +592,8 @@ def _summary_fields(plan: StudyPlan) -> dict[str, Any]:
         "proof": plan.proof,
         "model": plan.model,
         "prompt_version": plan.prompt_version,
+        "drafted_by": plan.drafted_by,
+        "fallback_reason": plan.fallback_reason,
         "created_at": plan.created_at,
         "accepted_at": plan.accepted_at,
     }

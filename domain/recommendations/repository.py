@@ -55,6 +55,14 @@ class RecommendationRepository(OwnedRepository[Recommendation]):
         result = await self.session.execute(select(exists().where(AgentRun.id == run_id)))
         return bool(result.scalar_one())
 
+    async def existing_resources(self, resource_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        if not resource_ids:
+            return set()
+        result = await self.session.execute(
+            select(Resource.id).where(Resource.id.in_(resource_ids))
+        )
+        return set(result.scalars())
+
     async def add_all(self, recommendations: Sequence[Recommendation]) -> list[Recommendation]:
         self.session.add_all(recommendations)
         await self.session.flush()

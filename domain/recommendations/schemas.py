@@ -1,5 +1,5 @@
 import uuid
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -52,3 +52,8 @@ class RecommendationList(BaseModel):
     items: list[RecommendationRead]
     model: str = Field(description="The language model that ranked the candidates.")
     prompt_version: str = Field(examples=["recommend/rerank@v1"])
+    drafted_by: Literal["model", "fallback"] = Field(
+        description="`fallback` when the model's ranking could not be used: the closest "
+        "candidates in meaning, in that order, each with a plain reason."
+    )
+    fallback_reason: str | None = Field(description="Why the fallback chose.")

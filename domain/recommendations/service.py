@@ -2,13 +2,14 @@
 may be shown, and what is stored names one of those candidates."""
 
 import uuid
-from collections.abc import Container, Sequence
+from collections.abc import Awaitable, Callable, Container, Sequence
 from dataclasses import dataclass
+from typing import Literal, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.briefs import clip_description
-from core.errors import NotFoundError
+from core.errors import LLMProviderError, LLMUnavailableError, NotFoundError
 from domain.courses.models import Course
 from domain.embeddings.runtime import EmbeddingRuntime
 from domain.goals.models import Goal
@@ -92,9 +93,57 @@ class RecommendationView:
     score: float
 
 
+class Ranker(Protocol):
+    """What picks and explains among the candidates (the recommend agent)."""
+
+    async def rank(self, pool: CandidatePool, limit: int) -> tuple[list[Choice], uuid.UUID]:
+        """The choices, best first, and the id of the run that made them."""
+        ...
+
+
+@dataclass(frozen=True)
+class Recommended:
+    views: list[RecommendationView]
+    drafted_by: Literal["model", "fallback"]
+    fallback_reason: str | None
+
+
 class RecommendationService:
     def __init__(self, session: AsyncSession) -> None:
         self.recommendations = RecommendationRepository(session)
+
+    async def recommend(
+        self,
+        user_id: uuid.UUID,
+        context: LearnerContext,
+        embedding: EmbeddingRuntime,
+        limit: int,
+        ranker: Ranker,
+        release: Callable[[], Awaitable[None]],
+    ) -> Recommended:
+        """Candidates by meaning, ranked and explained by the model, stored best first.
+
+        `release` is awaited once the candidates are read and before the model is called: the
+        caller's unit of work lets its connection go for the model's whole wait. A model whose
+        ranking cannot be used (or names no offered candidate) does not fail the request: the
+        closest candidates are recommended in order of meaning, with a plain reason."""
+        pool = await self.find_candidates(user_id, context, embedding, limit)
+        if not pool.candidates:
+            # Nothing to rank: no model call, so no run to record.
+            return Recommended([], "model", None)
+        await release()
+        run_id: uuid.UUID | None = None
+        try:
+            choices, run_id = await ranker.rank(pool, limit)
+        except (LLMProviderError, LLMUnavailableError) as exc:
+            choices = []
+            reason = _fallback_reason(exc)
+        else:
+            reason = "The language model picked none of the candidates."
+        if choices:
+            return Recommended(await self.record(user_id, choices, run_id), "model", None)
+        fallback = closest_first(pool, limit)
+        return Recommended(await self.record(user_id, fallback, None), "fallback", reason)
 
     async def find_candidates(
         self,
@@ -115,12 +164,21 @@ class RecommendationService:
         return CandidatePool(learner, [Candidate(resource, score) for resource, score in hits])
 
     async def record(
-        self, user_id: uuid.UUID, choices: Sequence[Choice], run_id: uuid.UUID
+        self, user_id: uuid.UUID, choices: Sequence[Choice], run_id: uuid.UUID | None
     ) -> list[RecommendationView]:
-        """Store the choices, best first, linked to the agent run that made them."""
+        """Store the choices, best first, linked to the agent run that made them. A resource
+        deleted while the model worked is left out."""
         # The run is written in a unit of work of its own that may have failed (logged, never
         # raised); then the link stays empty rather than failing an answer the user already paid.
-        run_ref = run_id if await self.recommendations.run_recorded(run_id) else None
+        run_ref = (
+            run_id
+            if run_id is not None and await self.recommendations.run_recorded(run_id)
+            else None
+        )
+        still_there = await self.recommendations.existing_resources(
+            [choice.candidate.resource.id for choice in choices]
+        )
+        choices = [c for c in choices if c.candidate.resource.id in still_there]
         rows = [
             Recommendation(
                 user_id=user_id,
@@ -171,6 +229,39 @@ class RecommendationService:
         found = {goal.id: goal for goal in await self.recommendations.own_goals(user_id, wanted)}
         _require_all("goal", wanted, found)
         return [found[goal_id] for goal_id in wanted]
+
+
+def closest_first(pool: CandidatePool, limit: int) -> list[Choice]:
+    """The candidates nearest in meaning, in that order, each with a reason that claims no more
+    than that."""
+    about = _subject(pool.learner)
+    return [
+        Choice(
+            candidate,
+            f"Among the closest in meaning to {about} (similarity {candidate.score:.2f}).",
+        )
+        for candidate in pool.candidates[:limit]
+    ]
+
+
+def _subject(learner: LearnerProfile) -> str:
+    if learner.goals:
+        return f"your goal “{learner.goals[0].title}”"
+    if learner.courses:
+        return f"the course “{learner.courses[0].title}”"
+    return "what you studied lately"
+
+
+def _fallback_reason(exc: LLMProviderError | LLMUnavailableError) -> str:
+    if isinstance(exc, LLMUnavailableError):
+        return (
+            "The language model could not be reached in time, so these are the closest "
+            "resources in meaning."
+        )
+    return (
+        "The language model's ranking could not be used, so these are the closest resources "
+        "in meaning."
+    )
 
 
 def _require_all(what: str, wanted: list[uuid.UUID], found: Container[uuid.UUID]) -> None:

@@ -3,6 +3,7 @@ summary still answers (same text, length, prompt version and model)."""
 
 import hashlib
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -69,8 +70,16 @@ class SummaryService:
         self.course_rows = CourseRepository(session)
 
     async def summarise(
-        self, user_id: uuid.UUID, request: SummaryRequest, summariser: Summariser
+        self,
+        user_id: uuid.UUID,
+        request: SummaryRequest,
+        summariser: Summariser,
+        release: Callable[[], Awaitable[None]],
     ) -> SummaryRead:
+        """`release` is awaited once everything the model needs is read and before it is
+        called: the caller's unit of work lets its connection go for the model's whole wait.
+        The write after it re-reads the subject, so one deleted (or made private) meanwhile is
+        a 404 rather than a summary stored for something that is gone."""
         source = await self._source(user_id, request)
         if len(source.text) > MAX_SOURCE_CHARS:
             raise SourceTooLongError(
@@ -90,7 +99,9 @@ class SummaryService:
         if stored is not None:
             chunks = summariser.chunks_in(source.text)
             return _read(key, request.length, stored.text, chunks, cached=True)
+        await release()
         result = await summariser.summarise(source.text, request.length)
+        await self._source(user_id, request)
         await self.summaries.add_if_absent(key, result.text)
         return _read(key, request.length, result.text, result.chunks, cached=False)
 

@@ -8,8 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from langchain_core.exceptions import OutputParserException
-from langchain_core.messages import HumanMessage, SystemMessage
-from pydantic import ValidationError
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from agents.llm import provider_errors
 from agents.plan import DRAFT_PROMPT, build_plan_graph, draft_sessions
@@ -169,32 +168,55 @@ async def test_a_long_draft_is_cut_to_the_session_cap() -> None:
     assert drafted[-1].title == f"Part {MAX_SESSIONS - 1}"
 
 
+def twice(reply: AIMessage | str) -> ScriptedChatModel:
+    """The same unusable answer, first and after the repair request."""
+    return scripted(reply, reply)
+
+
 async def test_an_empty_draft_is_a_bad_response() -> None:
-    with pytest.raises(OutputParserException, match="no sessions"):
-        await run(drafting())
+    empty = tool_call(TOOL, sessions=[])
+    with pytest.raises(OutputParserException, match="at least 1 item"):
+        await run(twice(empty))
     with pytest.raises(LLMProviderError) as raised, provider_errors():
-        await run(drafting())
+        await run(twice(empty))
     assert raised.value.status_code == 502
     assert raised.value.code == "llm_bad_response"
 
 
 async def test_a_text_answer_is_a_bad_response() -> None:
-    with pytest.raises(OutputParserException, match="without calling"):
-        await run(scripted("Study a bit every day."))
+    with pytest.raises(OutputParserException, match="did not call StudyPlanDraft"):
+        await run(twice("Study a bit every day."))
 
 
 @pytest.mark.parametrize("minutes", [9, 241])
 async def test_minutes_outside_ten_to_240_are_a_malformed_draft(minutes: int) -> None:
-    with pytest.raises(ValidationError):
-        await run(drafting(session(minutes=minutes)))
+    bad = tool_call(TOOL, sessions=[session(minutes=minutes)])
+    with pytest.raises(OutputParserException, match="minutes"):
+        await run(twice(bad))
     with pytest.raises(LLMProviderError), provider_errors():
-        await run(drafting(session(minutes=minutes)))
+        await run(twice(bad))
 
 
 async def test_a_draft_under_another_tool_name_is_refused() -> None:
-    model = scripted(tool_call("SomethingElse", sessions=[session()]))
+    model = twice(tool_call("SomethingElse", sessions=[session()]))
     with pytest.raises(OutputParserException):
         await run(model)
+
+
+async def test_one_unusable_answer_is_repaired_with_the_error_fed_back() -> None:
+    model = scripted(
+        tool_call(TOOL, sessions=[session(minutes=500)]),
+        tool_call(TOOL, sessions=[session(minutes=60)]),
+    )
+    drafted = await run(model)
+    assert [d.minutes for d in drafted] == [60]
+    first, repair = model.received
+    assert repair[: len(first)] == first
+    [said] = repair[len(first) :]
+    assert isinstance(said, HumanMessage)
+    assert "could not be used" in str(said.content)
+    assert "sessions.0.minutes" in str(said.content)
+    assert '"minutes": 500' in str(said.content)
 
 
 async def test_sends_the_rules_apart_from_the_data() -> None:

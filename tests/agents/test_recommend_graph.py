@@ -101,8 +101,9 @@ async def test_sends_the_rules_apart_from_the_data() -> None:
     ids=["text-instead-of-a-call", "bad-argument", "wrong-shape"],
 )
 async def test_an_unusable_answer_is_a_bad_response(reply: Any) -> None:
+    # Unusable first and after the one repair request.
     with pytest.raises(LLMProviderError), provider_errors():
-        await run(scripted(reply), offered=2, limit=2)
+        await run(scripted(reply, reply), offered=2, limit=2)
 
 
 async def test_choose_maps_picks_back_to_the_pools_candidates() -> None:

@@ -23,7 +23,7 @@ from vcr.cassette import Cassette
 
 from core.security import TokenCodec
 from domain.agent_runs.models import AgentRun
-from domain.courses.models import CourseModule
+from domain.courses.models import CourseModule, ModuleCompletion
 from domain.plans.models import PlanSession, StudyPlan
 from domain.plans.service import PlanService
 from domain.reminders.models import Reminder
@@ -41,7 +41,14 @@ from tests.fixtures.llm import (
     scripted,
     tool_call,
 )
-from tests.support.scripted_openai import Fault, ScriptedOpenAI, ToolCall, ToolCalls
+from tests.support.scripted_openai import (
+    Answer,
+    Fault,
+    Reply,
+    ScriptedOpenAI,
+    ToolCall,
+    ToolCalls,
+)
 
 TOOL = "StudyPlanDraft"
 PARIS = ZoneInfo("Europe/Paris")
@@ -102,6 +109,11 @@ async def module_ids(session: AsyncSession, course_id: uuid.UUID) -> list[uuid.U
         .order_by(CourseModule.position)
     )
     return list(rows)
+
+
+async def complete_module(session: AsyncSession, user_id: uuid.UUID, module_id: uuid.UUID) -> None:
+    session.add(ModuleCompletion(user_id=user_id, module_id=module_id))
+    await session.commit()
 
 
 async def count(session: AsyncSession, model: type[Any]) -> int:
@@ -591,57 +603,119 @@ async def test_no_model_configured_is_503_and_nothing_is_written(
     assert await count(db_session, AgentRun) == 0
 
 
-@pytest.mark.parametrize(
-    ("reply", "status", "code"),
-    [
-        (Fault(503), 503, "llm_unavailable"),
-        (Fault(400), 502, "llm_bad_response"),
-        (ToolCalls([ToolCall(TOOL, '{"sessions": [{"title": ')]), 502, "llm_bad_response"),
-        (ToolCalls([ToolCall(TOOL, {"sessions": []})]), 502, "llm_bad_response"),
-    ],
-    ids=["unavailable", "refused", "malformed arguments", "empty draft"],
-)
-async def test_a_provider_failure_is_recorded_and_stores_no_plan(
-    app: FastAPI,
-    client: httpx.AsyncClient,
-    db_session: AsyncSession,
-    codec: TokenCodec,
-    reply: Fault | ToolCalls,
-    status: int,
-    code: str,
-) -> None:
-    user = await student(db_session)
-    goal = await create_goal(db_session, user.id)
-    async with ScriptedOpenAI([reply]) as server:
-        app.state.chat_models.with_model(
-            "plan",
-            ChatOpenAI(
-                model="gpt-test",
-                base_url=server.base_url,
-                api_key=SecretStr("test"),
-                max_retries=0,
-            ),
-        )
-        response = await create_plan(client, codec, user, goal_id=str(goal.id))
-        assert len(server.requests) == 1
-
-    assert_error(response, status, code)
-    assert await count(db_session, StudyPlan) == 0
-    run = (await db_session.scalars(select(AgentRun))).one()
-    assert (run.graph, run.outcome, run.error_code) == ("plan", "error", code)
+def openai_model(server: ScriptedOpenAI) -> ChatOpenAI:
+    return ChatOpenAI(
+        model="gpt-test", base_url=server.base_url, api_key=SecretStr("test"), max_retries=0
+    )
 
 
-async def test_a_text_answer_is_502(
+def draft_json(*sessions: dict[str, Any]) -> str:
+    return json.dumps({"sessions": list(sessions)})
+
+
+async def test_the_draft_is_asked_for_by_strict_json_schema_and_repaired_once(
     app: FastAPI, client: httpx.AsyncClient, db_session: AsyncSession, codec: TokenCodec
 ) -> None:
     user = await student(db_session)
     goal = await create_goal(db_session, user.id)
-    app.state.chat_models.with_model("plan", scripted("Study every evening."))
+    replies = [Answer('{"sessions": [{"title": '), Answer(draft_json(session(title="Fixed")))]
+    async with ScriptedOpenAI(replies) as server:
+        app.state.chat_models.with_model("plan", openai_model(server))
+        response = await create_plan(client, codec, user, goal_id=str(goal.id))
+        first, repair = server.requests
 
-    response = await create_plan(client, codec, user, goal_id=str(goal.id))
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["drafted_by"], body["fallback_reason"]) == ("model", None)
+    assert [s["title"] for s in body["sessions"]] == ["Fixed"]
+    response_format = first["response_format"]
+    assert response_format["type"] == "json_schema"
+    assert response_format["json_schema"]["strict"] is True
+    schema = response_format["json_schema"]["schema"]
+    assert schema["additionalProperties"] is False
+    # The repair quotes the broken answer and says what was wrong with it.
+    said = repair["messages"][-1]["content"]
+    assert "could not be used" in said
+    assert '{"sessions": [{"title": ' in said
+    run = (await db_session.scalars(select(AgentRun))).one()
+    assert (run.outcome, run.input_tokens > 0) == ("ok", True)
 
-    assert_error(response, 502, "llm_bad_response")
-    assert await count(db_session, StudyPlan) == 0
+
+@pytest.mark.parametrize(
+    ("replies", "code"),
+    [
+        ([Fault(503)], "llm_unavailable"),
+        ([Fault(400)], "llm_bad_response"),
+        ([Answer('{"sessions": [{"title": '), Answer("Not JSON at all.")], "llm_bad_response"),
+        ([Answer('{"sessions": []}'), Answer('{"sessions": []}')], "llm_bad_response"),
+    ],
+    ids=["unavailable", "refused", "malformed twice", "empty draft twice"],
+)
+async def test_an_unusable_model_gets_a_fallback_plan_with_its_proof(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    db_session: AsyncSession,
+    codec: TokenCodec,
+    replies: list[Reply],
+    code: str,
+) -> None:
+    user = await student(db_session)
+    goal = await create_goal(db_session, user.id, title="Exam", target_minutes=100)
+    async with ScriptedOpenAI(replies) as server:
+        app.state.chat_models.with_model("plan", openai_model(server))
+        response = await create_plan(
+            client, codec, user, goal_id=str(goal.id), end_date=day(3).isoformat()
+        )
+        assert len(server.requests) == len(replies)
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["drafted_by"] == "fallback"
+    assert "drafted from the course's modules and the work left" in body["fallback_reason"]
+    # The goal's 100 minutes left, in sittings of the student's 45-minute sessions.
+    assert [(s["title"], s["minutes"]) for s in body["sessions"]] == [
+        ("Exam: session 1", 45),
+        ("Exam: session 2", 45),
+        ("Exam: session 3", 10),
+    ]
+    assert body["proof"] == {
+        **dict.fromkeys(CHECKS, True),
+        "minutes_needed": 100,
+        "minutes_placed": 100,
+        "minutes_short": 0,
+        "fits": True,
+        "full_days": [],
+        "unplaced_sessions": [],
+    }
+    stored = (await db_session.scalars(select(StudyPlan))).one()
+    assert (stored.drafted_by, stored.fallback_reason) == ("fallback", body["fallback_reason"])
+    run = (await db_session.scalars(select(AgentRun))).one()
+    assert (run.graph, run.outcome, run.error_code) == ("plan", "error", code)
+
+
+async def test_the_fallback_follows_the_courses_open_modules(
+    app: FastAPI, client: httpx.AsyncClient, db_session: AsyncSession, codec: TokenCodec
+) -> None:
+    user = await student(db_session)
+    course = await create_course(db_session, user.id, modules=3, title="Calculus")
+    first, second, third = await module_ids(db_session, course.id)
+    await complete_module(db_session, user.id, first)
+    # Text twice: no draft function called, not even after the repair.
+    app.state.chat_models.with_model("plan", scripted("Study every evening.", "Really."))
+
+    response = await create_plan(
+        client, codec, user, course_id=str(course.id), end_date=day(3).isoformat()
+    )
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["drafted_by"] == "fallback"
+    assert [(s["title"], s["module_id"], s["minutes"]) for s in body["sessions"]] == [
+        ("Module 1", str(second), 30),
+        ("Module 2", str(third), 30),
+    ]
+    assert body["proof"]["fits"] is True
+    assert all(body["proof"][check] for check in CHECKS)
 
 
 async def test_plans_are_listed_newest_first_and_drafts_can_be_deleted(
@@ -706,7 +780,8 @@ async def provider(record_mode: str) -> AsyncIterator[dict[str, str]]:
     cassette holds a draft that hints at a busy time."""
     replies = [ToolCalls([ToolCall(TOOL, RECORDED_DRAFT)])]
     async with cassette_provider(record_mode, replies) as settings:
-        yield settings
+        # Recorded with a forced tool call, the structured-output way every server has.
+        yield settings | {"llm_structured_output": "tool_calling"}
 
 
 @pytest.mark.vcr

@@ -348,28 +348,52 @@ async def test_no_candidates_answers_empty_without_calling_the_model(
         "items": [],
         "model": "ScriptedChatModel",
         "prompt_version": "recommend/rerank@v1",
+        "drafted_by": "model",
+        "fallback_reason": None,
     }
     assert model.received == []
     assert await count(db_session, AgentRun) == 0
 
 
-async def test_an_unusable_model_answer_is_502_and_stores_nothing(
+@pytest.mark.parametrize(
+    "replies",
+    [
+        ("Try the linear algebra videos!", "Really, the videos."),
+        (tool_call(TOOL, recommendations=[{"candidate": 9, "reason": "Not offered."}]),),
+    ],
+    ids=["text-twice", "nothing-offered-picked"],
+)
+async def test_an_unusable_ranking_falls_back_to_meaning_order(
     app: FastAPI,
     client: httpx.AsyncClient,
     db_session: AsyncSession,
     codec: TokenCodec,
     embedder: FixedQueryEmbeddings,
+    replies: tuple[Any, ...],
 ) -> None:
     user = await create_user(db_session)
-    await embedded(db_session, user, axis(1.0), title="Mine")
-    model = scripted("Try the linear algebra videos!")
+    near = await embedded(db_session, user, axis(1.0, 0.2), title="Near")
+    nearest = await embedded(db_session, user, axis(1.0), title="Nearest")
+    await embedded(db_session, user, axis(0.1, 1.0), title="Far")
+    model = scripted(*replies)
     app.state.chat_models.with_model("recommend", model)
 
-    response = await recommend(client, codec, user, context={"recent_activity": "algebra"})
+    response = await recommend(client, codec, user, context={"recent_activity": "algebra"}, limit=2)
 
-    assert_error(response, 502, "llm_bad_response")
-    assert len(model.received) == 1
-    assert await count(db_session, Recommendation) == 0
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["drafted_by"] == "fallback"
+    assert body["fallback_reason"]
+    assert len(model.received) == len(replies)
+    items = body["items"]
+    assert [(i["rank"], i["resource"]["id"]) for i in items] == [
+        (1, str(nearest.id)),
+        (2, str(near.id)),
+    ]
+    assert items[0]["reason"] == (
+        "Among the closest in meaning to what you studied lately (similarity 1.00)."
+    )
+    assert await count(db_session, Recommendation) == 2
 
 
 async def test_a_run_that_was_not_recorded_leaves_the_link_empty(db_session: AsyncSession) -> None:
@@ -395,7 +419,8 @@ RECORDED_ANSWER: dict[str, Any] = {
 async def provider(record_mode: str) -> AsyncIterator[dict[str, str]]:
     replies = [ToolCalls([ToolCall(TOOL, RECORDED_ANSWER)])]
     async with cassette_provider(record_mode, replies) as settings:
-        yield settings
+        # Recorded with a forced tool call, the structured-output way every server has.
+        yield settings | {"llm_structured_output": "tool_calling"}
 
 
 @pytest.fixture

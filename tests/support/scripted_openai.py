@@ -118,12 +118,16 @@ class ScriptedOpenAI:
         *,
         responder: Responder | None = None,
         delay_seconds: float = 0.0,
+        hold: threading.Event | None = None,
     ) -> None:
+        """`hold`, when given, keeps every answer waiting until it is set: a model exactly as
+        slow as a test needs, with no clock involved."""
         self._replies = deque(replies)
         if responder is not None and self._replies:
             raise ValueError("pass scripted replies or a responder, not both")
         self._responder = responder or self._next_scripted_reply
         self.delay_seconds = delay_seconds
+        self._hold = hold
         self._lock = threading.Lock()
         self._requests: list[Json] = []
         self._base_url: str | None = None
@@ -209,6 +213,9 @@ class ScriptedOpenAI:
             self._requests.append(request)
         reply = self._responder(request)
         await asyncio.sleep(self.delay_seconds)
+        # The hold is set from the test's thread: polling is the simplest bridge between loops.
+        while self._hold is not None and not (self._hold.is_set() or self._stopping.is_set()):  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
         match reply:
             case Fault(status=status, body=body, headers=headers):
                 return JSONResponse(body or _fault_body(status), status, headers)
