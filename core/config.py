@@ -41,7 +41,8 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("REDIS_URL", "STUDYPILOT_REDIS_URL"),
-        description="Redis for shared rate limits. Unset: an in-process limiter.",
+        description="Redis for shared rate limits, realtime events and tickets. Unset: an "
+        "in-process limiter, and Postgres for events and tickets.",
     )
     host: str = Field(default="127.0.0.1", description="Address the API listens on.")
     port: int = Field(
@@ -203,6 +204,50 @@ class Settings(BaseSettings):
         default=300,
         ge=10,
         description="A chat turn still marked running after this is taken as abandoned.",
+    )
+
+    # Realtime: the event bus and the websocket (docs/realtime.md).
+    realtime_history_events: int = Field(
+        default=1000, ge=10, description="Events kept per user for resuming (at least)."
+    )
+    realtime_history_seconds: int = Field(
+        default=24 * 3600, ge=60, description="Events older than this are trimmed."
+    )
+    realtime_subscriber_queue: int = Field(
+        default=500,
+        ge=1,
+        description="Events buffered per socket; a socket further behind is closed (4408).",
+    )
+    realtime_ticket_ttl_seconds: int = Field(
+        default=30, ge=1, description="Lifetime of a one-use websocket ticket."
+    )
+    realtime_auth_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="A socket must authenticate this soon after opening."
+    )
+    realtime_max_message_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="Larger client messages are refused."
+    )
+    realtime_connections_per_user: int = Field(
+        default=10, ge=1, description="Open sockets per user on one API process."
+    )
+    realtime_messages_per_second: float = Field(
+        default=10.0, gt=0, description="Client messages per socket per second (sustained)."
+    )
+    realtime_message_burst: int = Field(
+        default=30, ge=1, description="Client messages a socket may send at once."
+    )
+    realtime_send_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A send blocked this long closes the socket (4408)."
+    )
+    realtime_session_check_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often open sockets are checked against logouts (closed with 4401).",
+    )
+    realtime_ping_interval_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="Websocket ping interval; a peer silent for twice this is dropped.",
     )
 
     cors_origins: list[str] = Field(

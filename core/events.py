@@ -6,16 +6,16 @@ rolled-back write never announces itself. Consumers (the websocket) subscribe pe
 last event id they saw, and receive what they missed and then live events, in order.
 
 Every event belongs to one user and is only ever delivered to that user's subscriptions.
+
+Two backends share one behaviour (and one contract test suite): Redis Streams when `REDIS_URL`
+is set, Postgres (an events table + LISTEN/NOTIFY) otherwise. Both are shared by every process
+that uses the same store, so an event published by a workflow worker reaches a socket held by
+any API process. See docs/realtime.md.
 """
 
-import asyncio
-import functools
-import itertools
-import time
-from collections import deque
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -27,8 +27,6 @@ from core.config import Settings
 # by the current transaction.
 EVENT_BUS_KEY = "event_bus"
 _QUEUED_KEY = "queued_events"
-# How many past events per user a reconnecting client can resume from.
-HISTORY_PER_USER = 1000
 
 
 @dataclass(frozen=True)
@@ -56,6 +54,11 @@ class ResyncRequiredError(Exception):
     """The requested last event id is older than the history kept: the client must refetch."""
 
 
+class SlowConsumerError(Exception):
+    """A subscriber fell further behind than its bounded queue: it must resume from its last id
+    rather than make the process buffer without bound."""
+
+
 class EventBus(Protocol):
     async def publish(self, events: Sequence[Event]) -> list[str]:
         """Publish in order; return their ids."""
@@ -64,8 +67,14 @@ class EventBus(Protocol):
     def subscribe(
         self, user_id: UUID, *, after: str | None = None
     ) -> AsyncIterator[DeliveredEvent]:
-        """The user's events after `after` (none when None), then live ones, in order, forever.
-        Raises `ResyncRequiredError` when `after` is older than the kept history."""
+        """The user's events after `after`, then live ones, in order, forever. With `after`
+        None, live events from when iteration starts (pass `last_event_id()` to pin it sooner).
+        Iterating raises `ResyncRequiredError` when `after` is older than the kept history and
+        `SlowConsumerError` when the subscriber fell too far behind."""
+        ...
+
+    async def last_event_id(self, user_id: UUID) -> str:
+        """The id of the user's newest event (`0-0` when none): a position to subscribe after."""
         ...
 
     async def aclose(self) -> None: ...
@@ -77,78 +86,28 @@ def event_id_key(event_id: str) -> tuple[int, int]:
     return int(millis), int(sequence or 0)
 
 
-@dataclass
-class _UserLog:
-    history: deque[DeliveredEvent] = field(default_factory=lambda: deque(maxlen=HISTORY_PER_USER))
-    # The newest event pushed out of the history: resuming from before it would leave a gap.
-    evicted_through: str | None = None
-    changed: asyncio.Condition = field(default_factory=asyncio.Condition)
-
-
-class InProcessEventBus:
-    """One process's bus: the same ids, history and resume semantics as the shared ones."""
-
-    def __init__(self) -> None:
-        self._logs: dict[UUID, _UserLog] = {}
-        self._sequence = itertools.count()
-
-    def _log(self, user_id: UUID) -> _UserLog:
-        return self._logs.setdefault(user_id, _UserLog())
-
-    async def publish(self, events: Sequence[Event]) -> list[str]:
-        ids = []
-        for event in events:
-            delivered = DeliveredEvent(
-                id=f"{time.time_ns() // 1_000_000}-{next(self._sequence)}",
-                ts=datetime.now(UTC),
-                event=event,
-            )
-            log = self._log(event.user_id)
-            async with log.changed:
-                if len(log.history) == log.history.maxlen:
-                    log.evicted_through = log.history[0].id
-                log.history.append(delivered)
-                log.changed.notify_all()
-            ids.append(delivered.id)
-        return ids
-
-    def subscribe(
-        self, user_id: UUID, *, after: str | None = None
-    ) -> AsyncIterator[DeliveredEvent]:
-        # The starting point is fixed now, not at the first read: "live from here" must not
-        # lose what is published between subscribing and reading.
-        log = self._log(user_id)
-        if after is None:
-            after = log.history[-1].id if log.history else None
-        elif log.evicted_through is not None and _is_after(log.evicted_through, after):
-            raise ResyncRequiredError(after)
-        return self._follow(log, after)
-
-    @staticmethod
-    async def _follow(log: _UserLog, last: str | None) -> AsyncIterator[DeliveredEvent]:
-        while True:
-            async with log.changed:
-                await log.changed.wait_for(functools.partial(_has_after, log, last))
-                pending = [e for e in log.history if _is_after(e.id, last)]
-            for delivered in pending:
-                last = delivered.id
-                yield delivered
-
-    async def aclose(self) -> None:
-        self._logs.clear()
-
-
-def _is_after(event_id: str, last: str | None) -> bool:
-    return last is None or event_id_key(event_id) > event_id_key(last)
-
-
-def _has_after(log: _UserLog, last: str | None) -> bool:
-    return bool(log.history) and _is_after(log.history[-1].id, last)
-
-
 def create_event_bus(settings: Settings) -> EventBus:
-    del settings  # the shared backends are chosen from the settings
-    return InProcessEventBus()
+    """Redis Streams when `REDIS_URL` is set, else the Postgres the app already needs."""
+    # Imported here: each backend pulls in its client library only when chosen.
+    if settings.redis_url is not None:
+        from core.events_redis import RedisEventBus
+
+        return RedisEventBus(
+            settings.redis_url,
+            history=settings.realtime_history_events,
+            retention_seconds=settings.realtime_history_seconds,
+            queue_size=settings.realtime_subscriber_queue,
+        )
+    from core.events_postgres import PostgresEventBus
+
+    if settings.database_url is None:
+        raise RuntimeError("the event bus needs REDIS_URL or DATABASE_URL")
+    return PostgresEventBus(
+        settings.database_url,
+        history=settings.realtime_history_events,
+        retention_seconds=settings.realtime_history_seconds,
+        queue_size=settings.realtime_subscriber_queue,
+    )
 
 
 def queue_event(session: AsyncSession, event: Event) -> None:

@@ -2,6 +2,7 @@
 
 
 def load_all_models() -> None:
+    import core.events_postgres  # noqa: F401 - the event bus's tables
     import domain.agent_runs.models
     import domain.auth.models
     import domain.conversations.models
@@ -9,6 +10,7 @@ def load_all_models() -> None:
     import domain.goals.models
     import domain.notes.models
     import domain.plans.models
+    import domain.realtime.models
     import domain.recommendations.models
     import domain.reminders.models
     import domain.resources.models

@@ -1,7 +1,8 @@
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.auth.models import RefreshToken
@@ -28,3 +29,15 @@ class RefreshTokenRepository:
             .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
             .values(revoked_at=now)
         )
+
+    async def revoked_families(self, family_ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+        """Those of `family_ids` that were revoked (logout, reuse) or whose user is gone."""
+        if not family_ids:
+            return set()
+        live = await self.session.scalars(
+            select(RefreshToken.family_id)
+            .where(RefreshToken.family_id.in_(family_ids))
+            .group_by(RefreshToken.family_id)
+            .having(func.count(RefreshToken.revoked_at) == 0)
+        )
+        return set(family_ids) - set(live)

@@ -70,7 +70,8 @@ class AuthService:
         return user
 
     async def _issue_pair(self, user_id: uuid.UUID, family_id: uuid.UUID) -> TokenPair:
-        access, _ = self.codec.issue(user_id, "access")
+        # The access token names its sign-in, so a websocket opened with it ends with it.
+        access, _ = self.codec.issue(user_id, "access", family_id=family_id)
         refresh, refresh_claims = self.codec.issue(user_id, "refresh", family_id=family_id)
         await self.refresh_tokens.add(
             RefreshToken(

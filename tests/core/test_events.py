@@ -1,3 +1,6 @@
+"""Events queued on a unit of work are published when it commits, dropped when it rolls back.
+(Delivery itself is the bus contract, run over every backend in tests/realtime.)"""
+
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
@@ -5,19 +8,23 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-import core.events
 from core.db import create_sessionmaker, unit_of_work
-from core.events import (
-    DeliveredEvent,
-    Event,
-    InProcessEventBus,
-    ResyncRequiredError,
-    queue_event,
-)
+from core.events import DeliveredEvent, Event, queue_event
+from core.events_redis import RedisEventBus
+from tests.realtime.conftest import REDIS_URL
 
 
-def _event(user_id: uuid.UUID, n: int, topic: str = "progress") -> Event:
-    return Event(user_id=user_id, topic=topic, type="progress.updated", data={"n": n})
+@pytest.fixture
+async def bus() -> AsyncIterator[RedisEventBus]:
+    bus = RedisEventBus(
+        REDIS_URL,
+        history=100,
+        retention_seconds=3600,
+        queue_size=10,
+        key_prefix=f"studypilot-test:{uuid.uuid4().hex}:",
+    )
+    yield bus
+    await bus.aclose()
 
 
 async def _take(events: AsyncIterator[DeliveredEvent], count: int) -> list[DeliveredEvent]:
@@ -27,63 +34,26 @@ async def _take(events: AsyncIterator[DeliveredEvent], count: int) -> list[Deliv
     return await asyncio.wait_for(take(), timeout=5)
 
 
-async def test_a_subscriber_gets_live_events_in_order_and_only_its_own() -> None:
-    bus = InProcessEventBus()
-    alice, mallory = uuid.uuid4(), uuid.uuid4()
-    stream = bus.subscribe(alice)
-    reader = asyncio.create_task(_take(stream, 3))
-    await asyncio.sleep(0)
-    await bus.publish([_event(alice, 1), _event(mallory, 99), _event(alice, 2)])
-    await bus.publish([_event(alice, 3)])
-    received = await reader
-    assert [d.event.data["n"] for d in received] == [1, 2, 3]
-    assert all(d.event.user_id == alice for d in received)
-    keys = [core.events.event_id_key(d.id) for d in received]
-    assert keys == sorted(keys)
-    assert len(set(keys)) == 3
-
-
-async def test_resume_replays_what_was_missed_without_gaps_or_duplicates() -> None:
-    bus = InProcessEventBus()
-    user = uuid.uuid4()
-    ids = await bus.publish([_event(user, n) for n in range(5)])
-    received = await _take(bus.subscribe(user, after=ids[1]), 3)
-    assert [d.id for d in received] == ids[2:]
-
-
-async def test_resume_from_an_evicted_id_requires_a_resync(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(core.events, "HISTORY_PER_USER", 3)
-    bus = InProcessEventBus()
-    user = uuid.uuid4()
-    ids = await bus.publish([_event(user, n) for n in range(5)])
-    with pytest.raises(ResyncRequiredError):
-        bus.subscribe(user, after=ids[0])
-    # The oldest id still kept is a valid resume point.
-    received = await _take(bus.subscribe(user, after=ids[2]), 2)
-    assert [d.id for d in received] == ids[3:]
-
-
 async def test_queued_events_are_published_on_commit_and_dropped_on_rollback(
-    engine: AsyncEngine,
+    engine: AsyncEngine, bus: RedisEventBus
 ) -> None:
-    bus = InProcessEventBus()
     sessionmaker = create_sessionmaker(engine, bus)
     user = uuid.uuid4()
-    stream = bus.subscribe(user)
+    stream = bus.subscribe(user, after=await bus.last_event_id(user))
     reader = asyncio.create_task(_take(stream, 1))
-    await asyncio.sleep(0)
+
+    def event(n: int) -> Event:
+        return Event(user_id=user, topic="progress", type="progress.updated", data={"n": n})
 
     async def fail_after_queueing() -> None:
         async with unit_of_work(sessionmaker) as session:
-            queue_event(session, _event(user, 1))
+            queue_event(session, event(1))
             raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
         await fail_after_queueing()
     async with unit_of_work(sessionmaker) as session:
-        queue_event(session, _event(user, 2))
+        queue_event(session, event(2))
         # Not before the commit.
         await asyncio.sleep(0.05)
         assert not reader.done()
