@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from agents.chat.graph import build_chat_graph
 from agents.checkpointer import open_checkpointer
@@ -93,6 +94,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
         expose_headers=["X-Request-ID", "Retry-After"],
     )
+    if settings.trusted_proxies:
+        # Outermost: every limit, log line and metric sees the client a trusted proxy names.
+        # Installed here rather than by the server, so it holds however the app is served.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(refuse_nul_in_query)])
     # recommendations before resources: POST /resources/recommend is not a resource id.

@@ -68,7 +68,8 @@ def serve() -> None:
         port=settings.port,
         log_config=None,  # our structlog configuration, set up by create_app
         access_log=False,
-        proxy_headers=True,
+        # Forwarded headers are believed only from STUDYPILOT_TRUSTED_PROXIES, by the app itself.
+        proxy_headers=False,
     )
 
 
