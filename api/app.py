@@ -18,6 +18,7 @@ from api.errors import ErrorBody, install_error_handlers
 from api.middleware import AccessLogMiddleware
 from api.routes import (
     ai_chat,
+    ai_status,
     auth,
     courses,
     goals,
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         schedule,
         reminders,
         ai_chat,
+        ai_status,
         summaries,
         plans,
     ):
