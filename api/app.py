@@ -16,6 +16,7 @@ from api.body_limit import BodySizeLimitMiddleware
 from api.deps import refuse_nul_in_query
 from api.errors import ErrorBody, install_error_handlers
 from api.middleware import AccessLogMiddleware
+from api.openapi import operation_id
 from api.routes import (
     ai_chat,
     ai_status,
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Courses, goals, notes, schedule and AI study agents. "
         "Errors are always `{code, message, details?}`.",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
         # Statuses any route can answer: the body-size limit and the unexpected.
         responses={
             413: {"model": ErrorBody, "description": "Content Too Large"},
