@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Stamp files make the install step re-run only when the dependency pins change.
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck check lock clean
+.PHONY: run test lint typecheck check lock clean client
 
 $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,14 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 check: lint typecheck test
+
+# The published contract: the OpenAPI document, then the TypeScript client generated from it and
+# type-checked. Both are committed; tests/api/test_published_contract.py fails when either is stale.
+CLIENT_DIR := clients/typescript
+client: $(STAMP)
+	$(BIN)/studypilot openapi --output openapi/openapi.json
+	cd $(CLIENT_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	cd $(CLIENT_DIR) && rm -rf src/generated && npm run --silent generate && npm run --silent typecheck
 
 # Re-resolve the pinned dependency set after editing pyproject.toml.
 lock: $(BIN)/uv

@@ -7,7 +7,9 @@ still failing after them is mapped onto our error contract by `provider_errors`.
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlsplit
 
 import openai
 from langchain_core.exceptions import OutputParserException
@@ -19,28 +21,62 @@ from core.config import Settings
 from core.errors import LLMNotConfiguredError, LLMProviderError, LLMUnavailableError
 
 Task = Literal["chat", "summary", "plan", "recommend", "judge"]
+TASKS: tuple[Task, ...] = ("chat", "summary", "plan", "recommend", "judge")
+
+# With only OPENAI_API_KEY set, OpenAI's small, cheap, tool-calling model answers every task.
+# Other OpenAI-compatible servers (OPENAI_BASE_URL) name their own models, so none is assumed.
+DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+OPENAI_API_HOST = "api.openai.com"
 
 # Local OpenAI-compatible servers take no key, but the client insists on one.
 _KEYLESS_PLACEHOLDER = SecretStr("not-needed")
 
+Provider = Literal["openai", "openai_compatible"]
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    name: str
+    # Which setting chose it: the task's own, the shared one, or the provider's default.
+    source: str
+
+
+def provider(settings: Settings) -> Provider | None:
+    if settings.openai_base_url is not None:
+        host = urlsplit(settings.openai_base_url).hostname
+        return "openai" if host == OPENAI_API_HOST else "openai_compatible"
+    return "openai" if settings.openai_api_key is not None else None
+
+
+def choose_model(settings: Settings, task: Task) -> ModelChoice | None:
+    """The model `task` runs on and the setting that chose it; None when nothing does."""
+    override: str | None = getattr(settings, f"llm_{task}_model")
+    if override is not None:
+        return ModelChoice(override, f"STUDYPILOT_LLM_{task.upper()}_MODEL")
+    if settings.llm_model is not None:
+        return ModelChoice(settings.llm_model, "STUDYPILOT_LLM_MODEL")
+    if provider(settings) == "openai" and settings.openai_api_key is not None:
+        return ModelChoice(DEFAULT_OPENAI_MODEL, "default")
+    return None
+
 
 def model_name(settings: Settings, task: Task) -> str:
     """The model configured for `task`; 503 llm_not_configured naming the setting when none is."""
-    override: str | None = getattr(settings, f"llm_{task}_model")
-    name = override or settings.llm_model
-    if name is None:
+    choice = choose_model(settings, task)
+    if choice is None:
         raise LLMNotConfiguredError(
-            "No language model is configured. Set STUDYPILOT_LLM_MODEL (or "
-            f"STUDYPILOT_LLM_{task.upper()}_MODEL) and OPENAI_API_KEY or OPENAI_BASE_URL.",
-            {"settings": ["STUDYPILOT_LLM_MODEL", "OPENAI_API_KEY", "OPENAI_BASE_URL"]},
+            "No language model is configured. Set OPENAI_API_KEY (OpenAI, default model "
+            f"{DEFAULT_OPENAI_MODEL}), or OPENAI_BASE_URL and STUDYPILOT_LLM_MODEL (or "
+            f"STUDYPILOT_LLM_{task.upper()}_MODEL) for another OpenAI-compatible server.",
+            {"settings": ["OPENAI_API_KEY", "OPENAI_BASE_URL", "STUDYPILOT_LLM_MODEL"]},
         )
-    if settings.openai_api_key is None and settings.openai_base_url is None:
+    if provider(settings) is None:
         raise LLMNotConfiguredError(
             "A model is named but no provider is: set OPENAI_API_KEY (OpenAI) or "
             "OPENAI_BASE_URL (any OpenAI-compatible server).",
             {"settings": ["OPENAI_API_KEY", "OPENAI_BASE_URL"]},
         )
-    return name
+    return choice.name
 
 
 def chat_model(settings: Settings, task: Task, *, temperature: float | None = None) -> ChatOpenAI:

@@ -16,14 +16,19 @@ from typing import Any
 
 import anyio
 import structlog
-from langchain_core.callbacks import UsageMetadataCallbackHandler
+from langchain_core.callbacks import BaseCallbackHandler, UsageMetadataCallbackHandler
+from langchain_core.outputs import LLMResult
 from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerMinute
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.config import Settings
 from core.db import unit_of_work
 from core.errors import AppError
+from core.metrics import AI_DURATION, AI_RUNS, AI_TOKENS
 from core.rate_limit import RateLimiter
+from core.telemetry import tracer
 from domain.agent_runs.models import AgentRun
 
 log = structlog.get_logger(__name__)
@@ -38,6 +43,50 @@ class _UsageCounter(UsageMetadataCallbackHandler):
     run_inline = True
 
 
+class _ModelCallSpans(BaseCallbackHandler):
+    """A client span per model call, under the run's span (OpenTelemetry's gen_ai conventions).
+    The openai client speaks httpx2, which HTTP instrumentations do not see; this does."""
+
+    run_inline = True
+
+    def __init__(self, parent: Span, model: str) -> None:
+        self._parent = trace.set_span_in_context(parent)
+        self._model = model
+        self._spans: dict[uuid.UUID, Span] = {}
+
+    def on_chat_model_start(
+        self, serialized: dict[str, Any], messages: Any, *, run_id: uuid.UUID, **kwargs: Any
+    ) -> None:
+        metadata = kwargs.get("metadata") or {}
+        model = str(metadata.get("ls_model_name") or self._model)
+        self._spans[run_id] = tracer.start_span(
+            f"chat {model}",
+            context=self._parent,
+            kind=SpanKind.CLIENT,
+            attributes={"gen_ai.operation.name": "chat", "gen_ai.request.model": model},
+        )
+
+    def on_llm_end(self, response: LLMResult, *, run_id: uuid.UUID, **kwargs: Any) -> None:
+        span = self._spans.pop(run_id, None)
+        if span is None:
+            return
+        usage = (response.llm_output or {}).get("token_usage") or {}
+        for key, attribute in (
+            ("prompt_tokens", "gen_ai.usage.input_tokens"),
+            ("completion_tokens", "gen_ai.usage.output_tokens"),
+        ):
+            if isinstance(usage.get(key), int):
+                span.set_attribute(attribute, usage[key])
+        span.end()
+
+    def on_llm_error(self, error: BaseException, *, run_id: uuid.UUID, **kwargs: Any) -> None:
+        span = self._spans.pop(run_id, None)
+        if span is not None:
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+            span.end()
+
+
 @dataclass
 class TrackedRun:
     graph: str
@@ -47,6 +96,7 @@ class TrackedRun:
     id: uuid.UUID = field(default_factory=uuid.uuid4)
     usage: UsageMetadataCallbackHandler = field(default_factory=_UsageCounter)
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    span: Span = field(default_factory=trace.get_current_span)
 
     @property
     def tokens(self) -> tuple[int, int]:
@@ -58,7 +108,9 @@ class TrackedRun:
 
     @property
     def callbacks(self) -> list[Any]:
-        return [self.usage]
+        if not self.span.is_recording():
+            return [self.usage]
+        return [self.usage, _ModelCallSpans(self.span, self.model)]
 
 
 # Takes a job to run later; False when it cannot, and the job must run now.
@@ -95,7 +147,16 @@ class AgentRuns:
         prompt_version: str,
         conversation_id: uuid.UUID | None = None,
     ) -> AsyncIterator[TrackedRun]:
-        run = TrackedRun(graph, model, prompt_version, conversation_id)
+        # Started, not made current: a streamed run may end in another task than it began.
+        span = tracer.start_span(
+            f"agent.run {graph}",
+            attributes={
+                "studypilot.graph": graph,
+                "gen_ai.request.model": model,
+                "studypilot.prompt_version": prompt_version,
+            },
+        )
+        run = TrackedRun(graph, model, prompt_version, conversation_id, span=span)
         started = time.perf_counter()
         error_code: str | None = None
         try:
@@ -111,7 +172,9 @@ class AgentRuns:
             error_code = "internal_error"
             raise
         finally:
-            latency_ms = round((time.perf_counter() - started) * 1000)
+            elapsed = time.perf_counter() - started
+            latency_ms = round(elapsed * 1000)
+            _observe(run, elapsed, error_code)
             record = partial(self._record, user_id, run, latency_ms, error_code)
             deferred = (
                 error_code is not None
@@ -154,3 +217,16 @@ class AgentRuns:
         except Exception:
             # Recording must never turn an answer into an error, nor hide the run's own error.
             log.exception("agent_run_not_recorded", graph=run.graph, run_id=str(run.id))
+
+
+def _observe(run: TrackedRun, elapsed: float, error_code: str | None) -> None:
+    input_tokens, output_tokens = run.tokens
+    AI_RUNS.labels(run.graph, run.model, error_code or "ok").inc()
+    AI_TOKENS.labels(run.graph, run.model, "input").inc(input_tokens)
+    AI_TOKENS.labels(run.graph, run.model, "output").inc(output_tokens)
+    AI_DURATION.labels(run.graph, run.model).observe(elapsed)
+    run.span.set_attribute("gen_ai.usage.input_tokens", input_tokens)
+    run.span.set_attribute("gen_ai.usage.output_tokens", output_tokens)
+    if error_code is not None:
+        run.span.set_status(Status(StatusCode.ERROR, error_code))
+    run.span.end()

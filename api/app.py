@@ -1,12 +1,15 @@
 """The FastAPI application: `create_app()` wires settings, database, limiter, middleware, routes."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from opentelemetry.sdk.trace import TracerProvider
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from agents.chat.graph import build_chat_graph
 from agents.checkpointer import open_checkpointer
@@ -15,12 +18,15 @@ from api.body_limit import BodySizeLimitMiddleware
 from api.deps import refuse_nul_in_query
 from api.errors import DATABASE_BUSY_RESPONSE, ErrorBody, install_error_handlers
 from api.middleware import AccessLogMiddleware
+from api.openapi import operation_id
 from api.routes import (
     ai_chat,
+    ai_status,
     auth,
     courses,
     goals,
     health,
+    metrics,
     notes,
     plans,
     recommendations,
@@ -34,22 +40,37 @@ from core.config import Settings, get_settings
 from core.db import create_engine, create_sessionmaker, require_database_url
 from core.events import create_event_bus
 from core.logging import configure_logging
+from core.metrics import unwatch_pool, watch_pool
 from core.rate_limit import RateLimiter
 from core.security import TokenCodec
+from core.telemetry import instrument_engine, otlp_tracer_provider, use_globally
 from domain.embeddings.runtime import create_embedding_runtime
 
 API_PREFIX = "/api/v1"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def _is_metrics_scrape(scope: MutableMapping[str, Any]) -> bool:
+    # Scrapes every few seconds would drown the traces that matter.
+    return scope.get("path") == "/metrics"
+
+
+def create_app(
+    settings: Settings | None = None, *, tracer_provider: TracerProvider | None = None
+) -> FastAPI:
+    """`tracer_provider`: where spans go; default: OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is
+    set, nowhere otherwise."""
     settings = settings or get_settings()
     configure_logging(settings)
+    tracer_provider = tracer_provider or otlp_tracer_provider(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine, app.state.event_bus)
+        pool_metrics = watch_pool(engine)
+        if tracer_provider is not None:
+            instrument_engine(engine, tracer_provider)
         warm_up = asyncio.create_task(embedding.warm_up()) if settings.embedding_warm_up else None
         try:
             async with open_checkpointer(
@@ -60,8 +81,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if warm_up is not None:
                 warm_up.cancel()
+            unwatch_pool(pool_metrics)
             await engine.dispose()
             await app.state.event_bus.aclose()
+            if tracer_provider is not None:
+                tracer_provider.force_flush()
 
     app = FastAPI(
         title="StudyPilot API",
@@ -69,6 +93,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Courses, goals, notes, schedule and AI study agents. "
         "Errors are always `{code, message, details?}`.",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+        # FastAPI's own OpenTelemetry spans (request, dependencies, endpoint, serialisation),
+        # on only when tracing is; metrics are Prometheus' (/metrics), logs are structlog's.
+        telemetry={
+            "tracing": tracer_provider is not None,
+            "tracer_provider": tracer_provider,
+            "metrics": False,
+            "logs": False,
+            "exclude": _is_metrics_scrape,
+        },
         # Statuses any route can answer: the body-size limit, a full pool, and the unexpected.
         responses={
             413: {"model": ErrorBody, "description": "Content Too Large"},
@@ -97,7 +131,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
         expose_headers=["X-Request-ID", "Retry-After"],
     )
+    if settings.trusted_proxies:
+        # Outermost: every limit, log line and metric sees the client a trusted proxy names.
+        # Installed here rather than by the server, so it holds however the app is served.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
 
+    if tracer_provider is not None:
+        use_globally(tracer_provider)
+
+    # Outside /api/v1 and the OpenAPI document: for operators, not for the frontend.
+    app.include_router(metrics.router)
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(refuse_nul_in_query)])
     # recommendations before resources: POST /resources/recommend is not a resource id.
     for module in (
@@ -112,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         schedule,
         reminders,
         ai_chat,
+        ai_status,
         summaries,
         plans,
     ):

@@ -1,6 +1,7 @@
 """Request dependencies as `Annotated` aliases: `SessionDep`, `CurrentUser`, ..."""
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from typing import Annotated
 
 import structlog
@@ -95,8 +96,12 @@ RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
 _bearer = HTTPBearer(auto_error=False, description="Access token from /auth/login.")
 
 
-async def get_auth_service(session: SessionDep, codec: TokenCodecDep) -> AuthService:
-    return AuthService(session, codec)
+async def get_auth_service(
+    session: SessionDep, codec: TokenCodecDep, settings: SettingsDep
+) -> AuthService:
+    return AuthService(
+        session, codec, reuse_grace=timedelta(seconds=settings.refresh_reuse_grace_seconds)
+    )
 
 
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -72,7 +73,8 @@ def serve() -> None:
         port=settings.port,
         log_config=None,  # our structlog configuration, set up by create_app
         access_log=False,
-        proxy_headers=True,
+        # Forwarded headers are believed only from STUDYPILOT_TRUSTED_PROXIES, by the app itself.
+        proxy_headers=False,
     )
 
 
@@ -85,6 +87,24 @@ def reembed(
     from cli.reembed import run as run_reembed
 
     run_reembed(model)
+
+
+@app.command()
+def openapi(
+    output: Annotated[
+        Path | None, typer.Option(help="Write here instead of standard output.")
+    ] = None,
+) -> None:
+    """Print the OpenAPI document, exactly as committed in openapi/openapi.json."""
+    from api.app import create_app
+    from api.openapi import openapi_document
+
+    document = openapi_document(create_app())
+    if output is None:
+        sys.stdout.write(document)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(document, encoding="utf-8")
 
 
 @db_app.command("upgrade")

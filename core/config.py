@@ -258,6 +258,41 @@ class Settings(BaseSettings):
         default="auto", description="auto: JSON in production, readable console otherwise."
     )
 
+    # Operations: refresh reuse grace, registration limit, trusted proxies, metrics, tracing.
+    refresh_reuse_grace_seconds: int = Field(
+        default=10,
+        ge=0,
+        le=300,
+        description="A refresh token presented again this soon after its rotation (two tabs, a "
+        "retry) yields the same successor instead of revoking the session; 0 turns it off.",
+    )
+    register_limit_per_client: str = Field(
+        default="10/hour", description="Registrations per client address (limits syntax)."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For and "
+        'X-Forwarded-Proto are believed, as JSON: ["10.0.0.0/8"]. Empty: none are.',
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token /metrics requires. Unset: /metrics answers loopback clients "
+        "only.",
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "OTEL_EXPORTER_OTLP_ENDPOINT", "STUDYPILOT_OTEL_EXPORTER_OTLP_ENDPOINT"
+        ),
+        description="OTLP/HTTP collector (e.g. http://127.0.0.1:4318); traces go to "
+        "<endpoint>/v1/traces. Unset: no tracing.",
+    )
+    otel_service_name: str = Field(
+        default="studypilot",
+        validation_alias=AliasChoices("OTEL_SERVICE_NAME", "STUDYPILOT_OTEL_SERVICE_NAME"),
+        description="service.name of exported spans.",
+    )
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> "Settings":
         if self.env == "production":

@@ -19,6 +19,7 @@ from limits.aio.strategies import (
 from limits.storage import storage_from_string
 
 from core.errors import RateLimitedError
+from core.metrics import RATE_LIMIT_REJECTIONS
 
 
 def _storage_uri(redis_url: str | None) -> str:
@@ -63,6 +64,7 @@ class RateLimiter:
     async def _refuse(
         self, strategy: Strategy, item: RateLimitItem, scope: str, *identifiers: str
     ) -> None:
+        RATE_LIMIT_REJECTIONS.labels(scope).inc()
         stats = await strategy.get_window_stats(item, scope, *identifiers)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         raise RateLimitedError("Too many requests; try again later.", retry_after)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+import anyio.to_thread
 import jwt
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
@@ -33,6 +34,17 @@ def verify_password(password: str, password_hash: str | None) -> tuple[bool, str
         _password_hash.verify(password, _DUMMY_HASH)
         return False, None
     return _password_hash.verify_and_update(password, password_hash)
+
+
+# Argon2 costs ~100 ms of CPU by design: on the event loop it would stall every other request.
+async def hash_password_in_thread(password: str) -> str:
+    return await anyio.to_thread.run_sync(hash_password, password)
+
+
+async def verify_password_in_thread(
+    password: str, password_hash: str | None
+) -> tuple[bool, str | None]:
+    return await anyio.to_thread.run_sync(verify_password, password, password_hash)
 
 
 def hash_token(token: str) -> str:

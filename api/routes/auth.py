@@ -9,13 +9,28 @@ from domain.users.service import UserService, normalise_email
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 
+def client_address(request: Request) -> str:
+    """The caller's address: the peer, or what a trusted proxy says it is (see `api.proxies`)."""
+    return request.client.host if request.client else "unknown"
+
+
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
-    responses=error_responses(409, 422),
+    responses=error_responses(409, 422, 429),
 )
-async def register(body: RegisterRequest, session: SessionDep) -> UserRead:
+async def register(
+    body: RegisterRequest,
+    request: Request,
+    session: SessionDep,
+    limiter: RateLimiterDep,
+    settings: SettingsDep,
+) -> UserRead:
+    # Each registration costs an Argon2 hash and a row: limited per client like login.
+    await limiter.check(
+        settings.register_limit_per_client, "register:client", client_address(request)
+    )
     user = await UserService(session).register(body.email, body.password, body.name)
     return UserRead.model_validate(user)
 
@@ -28,8 +43,7 @@ async def login(
     limiter: RateLimiterDep,
     settings: SettingsDep,
 ) -> TokenPair:
-    client = request.client.host if request.client else "unknown"
-    await limiter.check(settings.login_limit_per_client, "login:client", client)
+    await limiter.check(settings.login_limit_per_client, "login:client", client_address(request))
     await limiter.check(settings.login_limit_per_email, "login:email", normalise_email(body.email))
     return await auth.login(body.email, body.password)
 

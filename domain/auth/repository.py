@@ -16,6 +16,9 @@ class RefreshTokenRepository:
         self.session.add(token)
         await self.session.flush()
 
+    async def get(self, token_id: uuid.UUID) -> RefreshToken | None:
+        return await self.session.get(RefreshToken, token_id)
+
     async def get_for_update(self, token_id: uuid.UUID) -> RefreshToken | None:
         # The row lock makes two concurrent uses of one token resolve as one rotation + one reuse.
         result = await self.session.execute(

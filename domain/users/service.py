@@ -6,7 +6,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import ConflictError, NotFoundError
-from core.security import hash_password
+from core.security import hash_password_in_thread
 from domain.users.models import User
 from domain.users.repository import UserRepository
 from domain.users.schemas import UserUpdate
@@ -32,7 +32,7 @@ class UserService:
         email = normalise_email(email)
         if await self.users.get_by_email(email) is not None:
             raise EmailTakenError()
-        user = User(email=email, password_hash=hash_password(password), name=name)
+        user = User(email=email, password_hash=await hash_password_in_thread(password), name=name)
         # A concurrent registration can pass the check above; the unique constraint decides.
         try:
             async with self.session.begin_nested():

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import jwt
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import Settings
@@ -194,7 +194,12 @@ async def test_refresh_rotates_and_reuse_revokes_the_whole_family(
     assert second["refresh_token"] != first["refresh_token"]
     assert second["access_token"] != first["access_token"]
 
-    # The first token comes back: a thief (or a replay) holds it.
+    # The first token comes back after the reuse grace window: a thief (or a replay) holds it.
+    await db_session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.used_at.is_not(None))
+        .values(used_at=RefreshToken.used_at - timedelta(seconds=60))
+    )
     reused = await client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert_error(reused, 401, "token_reused")
     # ...and so the legitimate, newer token of that family is dead too.

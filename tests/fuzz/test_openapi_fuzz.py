@@ -53,6 +53,7 @@ def stack() -> Iterator[Stack]:
             free_port(),
             STUDYPILOT_LOGIN_LIMIT_PER_EMAIL="100000/minute",
             STUDYPILOT_LOGIN_LIMIT_PER_CLIENT="100000/minute",
+            STUDYPILOT_REGISTER_LIMIT_PER_CLIENT="100000/minute",
             STUDYPILOT_AI_REQUESTS_PER_MINUTE="100000",
             STUDYPILOT_AI_TOKENS_PER_DAY="100000000",
             STUDYPILOT_LLM_MODEL="gpt-fuzz",
