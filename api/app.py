@@ -67,6 +67,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
         app.state.engine = engine
+        # Built here, not with the app: the bus needs a database or Redis, the spec does not.
+        app.state.event_bus = create_event_bus(settings)
         app.state.sessionmaker = create_sessionmaker(engine, app.state.event_bus)
         pool_metrics = watch_pool(engine)
         if tracer_provider is not None:
@@ -113,7 +115,6 @@ def create_app(
     app.state.settings = settings
     app.state.token_codec = TokenCodec(settings)
     app.state.rate_limiter = RateLimiter(settings.redis_url)
-    app.state.event_bus = create_event_bus(settings)
     app.state.chat_models = ChatModels(settings)
     embedding = create_embedding_runtime(settings)
     embedding.attach(app.state)

@@ -336,7 +336,9 @@ export const notesUpdateNote = <ThrowOnError extends boolean = false>(options: O
  * Recommend Resources
  *
  * Candidates are your resources and those attached to public courses, closest to the
- * context by meaning; a model picks up to `limit` of them, best first, and says why.
+ * context by meaning; a model picks up to `limit` of them, best first, and says why. When the
+ * model's ranking cannot be used (after one repair), the closest candidates come in order of
+ * meaning with a plain reason, marked `drafted_by: "fallback"`.
  * 404 when a course or goal in the context is not yours to use.
  */
 export const aiRecommendResources = <ThrowOnError extends boolean = false>(options: Options<AiRecommendResourcesData, ThrowOnError>) => (options.client ?? client).post<AiRecommendResourcesResponses, AiRecommendResourcesErrors, ThrowOnError>({
@@ -607,8 +609,10 @@ export const aiSummarise = <ThrowOnError extends boolean = false>(options: Optio
  * A model drafts the sessions for a goal or course; a scheduler places them in your free
  * time (available hours, daily cap, breaks, existing blocks) and proves it. Stored as a draft:
  * nothing is added to your schedule until you accept it. When not everything fits, the draft
- * says so (`proof.fits` false, `minutes_short`, `full_days`, `unplaced_sessions`). 404 for
- * another user's goal or private course.
+ * says so (`proof.fits` false, `minutes_short`, `full_days`, `unplaced_sessions`). When the
+ * model's draft cannot be used (after one repair), the sessions are drafted from the course's
+ * modules and the work left, placed the same way, and marked `drafted_by: "fallback"` with
+ * `fallback_reason`. 404 for another user's goal or private course.
  */
 export const aiCreatePlan = <ThrowOnError extends boolean = false>(options: Options<AiCreatePlanData, ThrowOnError>) => (options.client ?? client).post<AiCreatePlanResponses, AiCreatePlanErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],

@@ -1335,6 +1335,18 @@ export type PlanRead = {
      */
     prompt_version: string;
     /**
+     * Drafted By
+     *
+     * `fallback` when the model's draft could not be used: the sessions were then drafted from the course's modules and the work left, and placed the same way.
+     */
+    drafted_by: 'model' | 'fallback';
+    /**
+     * Fallback Reason
+     *
+     * Why the fallback drafted this plan.
+     */
+    fallback_reason: string | null;
+    /**
      * Created At
      */
     created_at: string;
@@ -1462,6 +1474,18 @@ export type PlanSummary = {
      */
     prompt_version: string;
     /**
+     * Drafted By
+     *
+     * `fallback` when the model's draft could not be used: the sessions were then drafted from the course's modules and the work left, and placed the same way.
+     */
+    drafted_by: 'model' | 'fallback';
+    /**
+     * Fallback Reason
+     *
+     * Why the fallback drafted this plan.
+     */
+    fallback_reason: string | null;
+    /**
      * Created At
      */
     created_at: string;
@@ -1571,6 +1595,18 @@ export type RecommendationList = {
      * Prompt Version
      */
     prompt_version: string;
+    /**
+     * Drafted By
+     *
+     * `fallback` when the model's ranking could not be used: the closest candidates in meaning, in that order, each with a plain reason.
+     */
+    drafted_by: 'model' | 'fallback';
+    /**
+     * Fallback Reason
+     *
+     * Why the fallback chose.
+     */
+    fallback_reason: string | null;
 };
 
 /**
@@ -2446,6 +2482,10 @@ export type AuthRegisterErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type AuthRegisterError = AuthRegisterErrors[keyof AuthRegisterErrors];
@@ -2487,6 +2527,10 @@ export type AuthLoginErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type AuthLoginError = AuthLoginErrors[keyof AuthLoginErrors];
@@ -2524,6 +2568,10 @@ export type AuthRefreshErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type AuthRefreshError = AuthRefreshErrors[keyof AuthRefreshErrors];
@@ -2557,6 +2605,10 @@ export type AuthMeErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type AuthMeError = AuthMeErrors[keyof AuthMeErrors];
@@ -2594,6 +2646,10 @@ export type AuthLogoutErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type AuthLogoutError = AuthLogoutErrors[keyof AuthLogoutErrors];
@@ -2640,6 +2696,10 @@ export type UsersGetUserErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type UsersGetUserError = UsersGetUserErrors[keyof UsersGetUserErrors];
@@ -2686,6 +2746,10 @@ export type UsersUpdateUserErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type UsersUpdateUserError = UsersUpdateUserErrors[keyof UsersUpdateUserErrors];
@@ -2754,6 +2818,10 @@ export type CoursesListCoursesErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type CoursesListCoursesError = CoursesListCoursesErrors[keyof CoursesListCoursesErrors];
@@ -2791,6 +2859,10 @@ export type CoursesCreateCourseErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type CoursesCreateCourseError = CoursesCreateCourseErrors[keyof CoursesCreateCourseErrors];
@@ -2837,6 +2909,10 @@ export type CoursesGetCourseErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type CoursesGetCourseError = CoursesGetCourseErrors[keyof CoursesGetCourseErrors];
@@ -2883,6 +2959,10 @@ export type CoursesUpdateCourseErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type CoursesUpdateCourseError = CoursesUpdateCourseErrors[keyof CoursesUpdateCourseErrors];
@@ -2933,6 +3013,10 @@ export type CoursesAddModuleErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type CoursesAddModuleError = CoursesAddModuleErrors[keyof CoursesAddModuleErrors];
@@ -2983,6 +3067,10 @@ export type CoursesUpdateModuleErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type CoursesUpdateModuleError = CoursesUpdateModuleErrors[keyof CoursesUpdateModuleErrors];
@@ -3029,6 +3117,10 @@ export type CoursesReorderModulesErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type CoursesReorderModulesError = CoursesReorderModulesErrors[keyof CoursesReorderModulesErrors];
@@ -3075,6 +3167,10 @@ export type CoursesEnrollErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type CoursesEnrollError = CoursesEnrollErrors[keyof CoursesEnrollErrors];
@@ -3133,6 +3229,10 @@ export type CoursesCompleteModuleErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type CoursesCompleteModuleError = CoursesCompleteModuleErrors[keyof CoursesCompleteModuleErrors];
@@ -3199,6 +3299,10 @@ export type GoalsListGoalsErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type GoalsListGoalsError = GoalsListGoalsErrors[keyof GoalsListGoalsErrors];
@@ -3240,6 +3344,10 @@ export type GoalsCreateGoalErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type GoalsCreateGoalError = GoalsCreateGoalErrors[keyof GoalsCreateGoalErrors];
@@ -3286,6 +3394,10 @@ export type GoalsDeleteGoalErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type GoalsDeleteGoalError = GoalsDeleteGoalErrors[keyof GoalsDeleteGoalErrors];
@@ -3332,6 +3444,10 @@ export type GoalsGetGoalErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type GoalsGetGoalError = GoalsGetGoalErrors[keyof GoalsGetGoalErrors];
@@ -3378,6 +3494,10 @@ export type GoalsUpdateGoalErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type GoalsUpdateGoalError = GoalsUpdateGoalErrors[keyof GoalsUpdateGoalErrors];
@@ -3437,6 +3557,10 @@ export type GoalsListProgressErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type GoalsListProgressError = GoalsListProgressErrors[keyof GoalsListProgressErrors];
@@ -3495,6 +3619,10 @@ export type GoalsRecordProgressErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type GoalsRecordProgressError = GoalsRecordProgressErrors[keyof GoalsRecordProgressErrors];
@@ -3569,6 +3697,10 @@ export type NotesListNotesErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type NotesListNotesError = NotesListNotesErrors[keyof NotesListNotesErrors];
@@ -3610,6 +3742,10 @@ export type NotesCreateNoteErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type NotesCreateNoteError = NotesCreateNoteErrors[keyof NotesCreateNoteErrors];
@@ -3656,6 +3792,10 @@ export type NotesDeleteNoteErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type NotesDeleteNoteError = NotesDeleteNoteErrors[keyof NotesDeleteNoteErrors];
@@ -3702,6 +3842,10 @@ export type NotesGetNoteErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type NotesGetNoteError = NotesGetNoteErrors[keyof NotesGetNoteErrors];
@@ -3748,6 +3892,10 @@ export type NotesUpdateNoteErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type NotesUpdateNoteError = NotesUpdateNoteErrors[keyof NotesUpdateNoteErrors];
@@ -3798,7 +3946,7 @@ export type AiRecommendResourcesErrors = {
      */
     502: ErrorBody;
     /**
-     * Service Unavailable
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -3875,6 +4023,10 @@ export type ResourcesListResourcesErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type ResourcesListResourcesError = ResourcesListResourcesErrors[keyof ResourcesListResourcesErrors];
@@ -3920,6 +4072,10 @@ export type ResourcesCreateResourceErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type ResourcesCreateResourceError = ResourcesCreateResourceErrors[keyof ResourcesCreateResourceErrors];
@@ -3966,6 +4122,10 @@ export type ResourcesDeleteResourceErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type ResourcesDeleteResourceError = ResourcesDeleteResourceErrors[keyof ResourcesDeleteResourceErrors];
@@ -4012,6 +4172,10 @@ export type ResourcesGetResourceErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type ResourcesGetResourceError = ResourcesGetResourceErrors[keyof ResourcesGetResourceErrors];
@@ -4062,6 +4226,10 @@ export type ResourcesUpdateResourceErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type ResourcesUpdateResourceError = ResourcesUpdateResourceErrors[keyof ResourcesUpdateResourceErrors];
@@ -4118,6 +4286,10 @@ export type ScheduleListScheduleErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type ScheduleListScheduleError = ScheduleListScheduleErrors[keyof ScheduleListScheduleErrors];
@@ -4159,6 +4331,10 @@ export type ScheduleCreateBlockErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type ScheduleCreateBlockError = ScheduleCreateBlockErrors[keyof ScheduleCreateBlockErrors];
@@ -4205,6 +4381,10 @@ export type ScheduleGetBlockErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type ScheduleGetBlockError = ScheduleGetBlockErrors[keyof ScheduleGetBlockErrors];
@@ -4251,6 +4431,10 @@ export type ScheduleDeleteBlockErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type ScheduleDeleteBlockError = ScheduleDeleteBlockErrors[keyof ScheduleDeleteBlockErrors];
@@ -4297,6 +4481,10 @@ export type ScheduleUpdateBlockErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type ScheduleUpdateBlockError = ScheduleUpdateBlockErrors[keyof ScheduleUpdateBlockErrors];
@@ -4349,6 +4537,10 @@ export type ScheduleCancelOccurrenceErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type ScheduleCancelOccurrenceError = ScheduleCancelOccurrenceErrors[keyof ScheduleCancelOccurrenceErrors];
@@ -4401,6 +4593,10 @@ export type ScheduleUpdateOccurrenceErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type ScheduleUpdateOccurrenceError = ScheduleUpdateOccurrenceErrors[keyof ScheduleUpdateOccurrenceErrors];
@@ -4457,6 +4653,10 @@ export type RemindersListRemindersErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type RemindersListRemindersError = RemindersListRemindersErrors[keyof RemindersListRemindersErrors];
@@ -4498,6 +4698,10 @@ export type RemindersCreateReminderErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type RemindersCreateReminderError = RemindersCreateReminderErrors[keyof RemindersCreateReminderErrors];
@@ -4544,6 +4748,10 @@ export type RemindersDeleteReminderErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type RemindersDeleteReminderError = RemindersDeleteReminderErrors[keyof RemindersDeleteReminderErrors];
@@ -4590,6 +4798,10 @@ export type RemindersGetReminderErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type RemindersGetReminderError = RemindersGetReminderErrors[keyof RemindersGetReminderErrors];
@@ -4644,7 +4856,7 @@ export type AiChatErrors = {
      */
     502: ErrorBody;
     /**
-     * Service Unavailable
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -4697,6 +4909,10 @@ export type AiListConversationsErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type AiListConversationsError = AiListConversationsErrors[keyof AiListConversationsErrors];
@@ -4747,6 +4963,10 @@ export type AiDeleteConversationErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type AiDeleteConversationError = AiDeleteConversationErrors[keyof AiDeleteConversationErrors];
@@ -4793,6 +5013,10 @@ export type AiGetConversationErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type AiGetConversationError = AiGetConversationErrors[keyof AiGetConversationErrors];
@@ -4826,6 +5050,10 @@ export type AiStatusErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type AiStatusError = AiStatusErrors[keyof AiStatusErrors];
@@ -4876,7 +5104,7 @@ export type AiSummariseErrors = {
      */
     502: ErrorBody;
     /**
-     * Service Unavailable
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -4929,7 +5157,7 @@ export type AiCreatePlanErrors = {
      */
     502: ErrorBody;
     /**
-     * Service Unavailable
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -4982,6 +5210,10 @@ export type PlansListPlansErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type PlansListPlansError = PlansListPlansErrors[keyof PlansListPlansErrors];
@@ -5032,6 +5264,10 @@ export type PlansDeletePlanErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type PlansDeletePlanError = PlansDeletePlanErrors[keyof PlansDeletePlanErrors];
@@ -5078,6 +5314,10 @@ export type PlansGetPlanErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type PlansGetPlanError = PlansGetPlanErrors[keyof PlansGetPlanErrors];
@@ -5128,6 +5368,10 @@ export type PlansAcceptPlanErrors = {
      * Internal Server Error
      */
     500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
 };
 
 export type PlansAcceptPlanError = PlansAcceptPlanErrors[keyof PlansAcceptPlanErrors];
