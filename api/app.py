@@ -29,6 +29,7 @@ from api.routes import (
     schedule,
     summaries,
     users,
+    voice,
 )
 from core.config import Settings, get_settings
 from core.db import create_engine, create_sessionmaker, require_database_url
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ai_chat,
         summaries,
         plans,
+        voice,
     ):
         api.include_router(module.router)
     app.include_router(api)
