@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from langchain_core.language_models import BaseChatModel
 
-from agents.llm import ChatModels, Task
+from agents.llm import ChatModels, Task, model_label
 from agents.runs import AgentRuns
 from api.deps import CurrentUser, SessionDep, SettingsDep, after_unit_of_work
 from api.errors import error_responses
@@ -51,15 +51,9 @@ def ai_call(task: Task) -> Callable[..., Awaitable[AICall]]:
         # Model calls take seconds: end the authentication's read transaction now rather than
         # keep a pooled connection idle in it. The route's own work begins a new one.
         await session.commit()
-        return AICall(user, model, _name_of(model), runs)
+        return AICall(user, model, model_label(model), runs)
 
     return admit
-
-
-def _name_of(model: BaseChatModel) -> str:
-    # Scripted models in tests have no provider model name; their class names them instead.
-    name = getattr(model, "model_name", None)
-    return name if isinstance(name, str) else type(model).__name__
 
 
 ChatCall = Annotated[AICall, Depends(ai_call("chat"))]
