@@ -21,6 +21,7 @@ from voice.speech import Speech, load_speech
 from voice.turns import VoiceTurns
 
 log = structlog.get_logger(__name__)
+PROCESS_LOAD_TIMEOUT_SECONDS = 180.0
 
 
 def new_session(speech: Speech | None) -> AgentSession[None]:
@@ -89,6 +90,11 @@ def build_server(settings: Settings) -> AgentServer:
         api_key=livekit.api_key,
         api_secret=livekit.api_secret,
         setup_fnc=_prewarm,
+        # A job process loads Whisper, Piper and Silero before it takes a room: seconds on an
+        # idle CPU, far more on a busy one. The library's 10 s would kill it mid-load.
+        initialize_process_timeout=PROCESS_LOAD_TIMEOUT_SECONDS,
+        # Each idle process holds the speech models in memory; one keeps a room ready.
+        num_idle_processes=1,
     )
     server.rtc_session(entrypoint, agent_name=settings.voice_agent_name)
     return server
