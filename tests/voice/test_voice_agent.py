@@ -29,7 +29,7 @@ from voice.agent import StudyPilotVoiceAgent
 from voice.dispatch import DispatchMetadata
 from voice.jobs import TranscriptRecorder, VoiceJob, authorise_job
 from voice.runtime import VoiceRuntime
-from voice.turns import VoiceTurns
+from voice.turns import FAILED_REPLY, VoiceTurns
 from voice.worker import new_session, record_transcript
 
 
@@ -260,3 +260,30 @@ async def test_another_users_ids_in_the_metadata_are_refused(
             await authorise_job(runtime, metadata, room)
     job = await authorise_job(runtime, json.dumps(genuine), created["room"])
     assert job.user.id == owner.id
+
+
+async def test_a_failed_first_voice_turn_keeps_the_conversation_and_leaves_no_trace(
+    voice_app: FastAPI, voice_client: httpx.AsyncClient, db_session: AsyncSession, codec: TokenCodec
+) -> None:
+    user = await create_user(db_session)
+    # A model with nothing to say fails the turn with an unexpected error.
+    voice_app.state.chat_models.with_model("chat", scripted())
+    job, created = await _voice_job(voice_app, voice_client, codec, user)
+    turns = VoiceTurns(_runtime(voice_app), job.user, job.conversation_id, job.context_refs)
+
+    failed = [text async for text in turns.answer("First try")]
+    assert failed == [FAILED_REPLY]
+    # The conversation the voice session points at is kept, released, and holds nothing.
+    conversation = await db_session.get(Conversation, job.conversation_id)
+    assert conversation is not None
+    await db_session.refresh(conversation)
+    assert (conversation.turn_count, conversation.running_since) == (0, None)
+
+    voice_app.state.chat_models.with_model("chat", scripted("Second time lucky."))
+    answered = [text async for text in turns.answer("Second try")]
+    assert "".join(answered) == "Second time lucky."
+    thread = await _thread(voice_app, created["conversation_id"])
+    assert [(m.type, m.text) for m in thread] == [
+        ("human", "Second try"),
+        ("ai", "Second time lucky."),
+    ]
