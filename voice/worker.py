@@ -103,6 +103,8 @@ def build_server(settings: Settings) -> AgentServer:
 def run(settings: Settings) -> None:
     """Blocks until SIGINT/SIGTERM; running jobs are drained first."""
     server = build_server(settings)
+    # livekit-agents' own runner (signals, logging, draining). Its public `run_app` parses
+    # sys.argv as its own CLI, which `studypilot voice-worker` is not; pinned to 1.8.x for this.
     _run_worker(
         server,
         proto.CliArgs(
