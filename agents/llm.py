@@ -79,6 +79,13 @@ def model_name(settings: Settings, task: Task) -> str:
     return choice.name
 
 
+def model_label(model: BaseChatModel) -> str:
+    """The name a run is recorded under. Scripted models in tests have no provider model name;
+    their class names them instead."""
+    name = getattr(model, "model_name", None)
+    return name if isinstance(name, str) else type(model).__name__
+
+
 def chat_model(settings: Settings, task: Task, *, temperature: float | None = None) -> ChatOpenAI:
     return ChatOpenAI(
         model=model_name(settings, task),

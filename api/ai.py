@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from langchain_core.language_models import BaseChatModel
 
-from agents.llm import ChatModels, Task
+from agents.llm import ChatModels, Task, model_label
 from agents.runs import AgentRuns
 from agents.structured import StructuredMethod, structured_method
 from api.deps import (
@@ -62,15 +62,9 @@ def ai_call(task: Task) -> Callable[..., Awaitable[AICall]]:
         # keep a pooled connection idle in it. The route's own work begins a new one.
         await release_connection(session)
         structured = structured_method(model, settings.llm_structured_output)
-        return AICall(user, model, _name_of(model), runs, structured)
+        return AICall(user, model, model_label(model), runs, structured)
 
     return admit
-
-
-def _name_of(model: BaseChatModel) -> str:
-    # Scripted models in tests have no provider model name; their class names them instead.
-    name = getattr(model, "model_name", None)
-    return name if isinstance(name, str) else type(model).__name__
 
 
 ChatCall = Annotated[AICall, Depends(ai_call("chat"))]

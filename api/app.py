@@ -35,6 +35,7 @@ from api.routes import (
     schedule,
     summaries,
     users,
+    voice,
 )
 from core.config import Settings, get_settings
 from core.db import create_engine, create_sessionmaker, require_database_url
@@ -159,6 +160,7 @@ def create_app(
         ai_status,
         summaries,
         plans,
+        voice,
     ):
         api.include_router(module.router)
     app.include_router(api)

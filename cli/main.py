@@ -27,7 +27,8 @@ EMBEDDED_DATABASE = "studypilot"
 
 @app.command()
 def run() -> None:
-    """Run the whole stack: embedded Postgres (unless DATABASE_URL is set), migrations, the API."""
+    """Run the whole stack: embedded Postgres (unless DATABASE_URL is set), migrations, the API,
+    and the voice worker when the LiveKit settings are set."""
     settings = get_settings()
     configure_logging(settings)
     supervisor = Supervisor()
@@ -51,6 +52,10 @@ def run() -> None:
         if not supervisor.stop_requested:
             api = subprocess.Popen([sys.executable, "-m", "cli", "serve"], env=env)
             supervisor.adopt("api", api)
+            if settings.livekit_configured:
+                # Voice needs a LiveKit server; without its settings there is nothing to join.
+                worker = subprocess.Popen([sys.executable, "-m", "cli", "voice-worker"], env=env)
+                supervisor.adopt("voice-worker", worker)
             exit_code = supervisor.wait()
         else:
             exit_code = 0
@@ -105,6 +110,21 @@ def openapi(
     else:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(document, encoding="utf-8")
+@app.command("voice-worker")
+def voice_worker() -> None:
+    """The LiveKit voice agent worker (needs DATABASE_URL and LIVEKIT_URL/_API_KEY/_API_SECRET)."""
+    from voice.settings import VoiceNotConfiguredError, livekit_settings
+
+    settings = get_settings()
+    try:
+        livekit_settings(settings)
+    except VoiceNotConfiguredError as exc:
+        typer.echo(exc.message, err=True)
+        raise typer.Exit(2) from exc
+    # Imported once configured: livekit-agents and the speech engines take seconds to load.
+    from voice.worker import run as run_voice_worker
+
+    run_voice_worker(settings)
 
 
 @db_app.command("upgrade")

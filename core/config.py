@@ -248,6 +248,57 @@ class Settings(BaseSettings):
         default=15.0,
         gt=0,
         description="Websocket ping interval; a peer silent for twice this is dropped.",
+    # Voice (docs/voice.md). Unset LiveKit settings: POST /ai/voice-session answers 503
+    # voice_not_configured and `studypilot run` starts no voice worker.
+    livekit_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LIVEKIT_URL", "STUDYPILOT_LIVEKIT_URL"),
+        description="LiveKit server the clients and the voice worker connect to (wss://...).",
+    )
+    livekit_api_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LIVEKIT_API_KEY", "STUDYPILOT_LIVEKIT_API_KEY"),
+    )
+    livekit_api_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("LIVEKIT_API_SECRET", "STUDYPILOT_LIVEKIT_API_SECRET"),
+        description="Signs participant tokens and verifies LiveKit's webhooks.",
+    )
+    voice_agent_name: str = Field(
+        default="studypilot-voice",
+        min_length=1,
+        description="Name the voice worker registers under; tokens dispatch it by this name.",
+    )
+    voice_token_ttl_seconds: int = Field(
+        default=600, ge=60, le=3600, description="Lifetime of a participant token."
+    )
+    voice_webhook_max_age_seconds: int = Field(
+        default=300,
+        ge=10,
+        description="A webhook event created longer ago than this is refused as a replay.",
+    )
+    voice_stt_provider: Literal["local", "openai"] = Field(
+        default="local",
+        description="local: Whisper tiny.en on the CPU (the voice-local extra). openai: any "
+        "OpenAI-compatible /audio/transcriptions endpoint.",
+    )
+    voice_tts_provider: Literal["local", "openai"] = Field(
+        default="local",
+        description="local: Piper (the voice-piper extra) or else Debian's espeak-ng. openai: "
+        "any OpenAI-compatible /audio/speech endpoint.",
+    )
+    voice_stt_model: str = Field(
+        default="whisper-1", description="Model name for the openai speech-to-text provider."
+    )
+    voice_tts_model: str = Field(
+        default="tts-1", description="Model name for the openai text-to-speech provider."
+    )
+    voice_tts_voice: str = Field(
+        default="alloy", description="Voice for the openai text-to-speech provider."
+    )
+    voice_speech_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible speech server; unset: OPENAI_BASE_URL.",
     )
 
     cors_origins: list[str] = Field(
@@ -309,6 +360,10 @@ class Settings(BaseSettings):
         if self.log_format == "auto":
             return self.env == "production"
         return self.log_format == "json"
+
+    @property
+    def livekit_configured(self) -> bool:
+        return bool(self.livekit_url and self.livekit_api_key and self.livekit_api_secret)
 
 
 @lru_cache

@@ -16,4 +16,5 @@ def load_all_models() -> None:
     import domain.resources.models
     import domain.schedule.models
     import domain.summaries.models
-    import domain.users.models  # noqa: F401
+    import domain.users.models
+    import domain.voice.models  # noqa: F401

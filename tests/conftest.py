@@ -3,4 +3,5 @@ pytest_plugins = [
     "tests.fixtures.client",
     "tests.fixtures.llm",
     "tests.fixtures.concurrency",
+    "tests.fixtures.voice",
 ]

@@ -79,6 +79,8 @@ class ChatTurn:
     settings: Settings
     user: User
     request: ChatRequest
+    # A conversation opened before its first turn (voice) stays when that turn fails.
+    keep_empty_conversation: bool = False
     _resources: AsyncExitStack = field(default_factory=AsyncExitStack, init=False)
     _session: AsyncSession | None = field(default=None, init=False)
     _conversation: Conversation | None = field(default=None, init=False)
@@ -149,10 +151,12 @@ class ChatTurn:
     async def _abandon(self, conversation: Conversation) -> None:
         async with unit_of_work(self.sessionmaker) as release_session:
             deleted = await self._conversations(release_session).abandon_turn(
-                self.user.id, conversation.id
+                self.user.id, conversation.id, keep_empty=self.keep_empty_conversation
             )
         checkpointer = self.graph.checkpointer
-        if deleted and isinstance(checkpointer, BaseCheckpointSaver):
+        # A kept empty conversation has no head either: its next turn would read these.
+        no_head = deleted or conversation.head_checkpoint_id is None
+        if no_head and isinstance(checkpointer, BaseCheckpointSaver):
             await checkpointer.adelete_thread(str(conversation.id))
 
     def _new_context(self, session: AsyncSession) -> ChatContext:

@@ -18,6 +18,7 @@ from api.ai import AI_ERROR_RESPONSES, ChatCall
 from api.deps import CurrentUser, SessionDep, SettingsDep
 from api.embedding import EmbeddingDep
 from api.errors import ErrorBody, error_responses
+from api.routes.voice import voice_session_detail
 from core.config import Settings
 from core.errors import AppError
 from core.pagination import Page, PageParams, page_params
@@ -30,6 +31,7 @@ from domain.conversations.schemas import (
     MessageRead,
 )
 from domain.conversations.service import ConversationService
+from domain.voice.service import VoiceSessionService
 
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["ai"])
@@ -152,8 +154,13 @@ async def get_conversation(
             }
         )
         messages = snapshot.values.get("messages", [])
+    voice_sessions = await VoiceSessionService(
+        session, timedelta(seconds=settings.chat_run_lease_seconds)
+    ).with_transcripts(conversation.id)
     return ConversationDetail(
-        **_read(conversation).model_dump(), messages=[_message(m) for m in messages]
+        **_read(conversation).model_dump(),
+        messages=[_message(m) for m in messages],
+        voice_sessions=[voice_session_detail(v, lines) for v, lines in voice_sessions],
     )
 
 

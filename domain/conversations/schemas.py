@@ -5,6 +5,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.schemas import StrictModel
+from domain.voice.schemas import VoiceSessionWithTranscript
 
 MAX_MESSAGE_CHARS = 8_000
 MAX_REFS = 10
@@ -74,3 +75,7 @@ class MessageRead(BaseModel):
 
 class ConversationDetail(ConversationRead):
     messages: list[MessageRead]
+    voice_sessions: list[VoiceSessionWithTranscript] = Field(
+        default_factory=list,
+        description="Voice sessions held in this conversation, with what was said aloud.",
+    )

@@ -50,6 +50,13 @@ class ConversationService:
         set_committed_value(conversation, "running_since", now)
         return conversation
 
+    async def open(self, user_id: uuid.UUID, title: str) -> Conversation:
+        """A conversation with no turn yet, for a channel that starts before its first message
+        (voice)."""
+        conversation = Conversation(user_id=user_id, title=title, turn_count=0)
+        await self.conversations.add(conversation)
+        return conversation
+
     async def finish_turn(self, conversation: Conversation, head_checkpoint_id: str) -> None:
         assert conversation.running_since is not None  # set by start_turn
         if not await self.conversations.finish(
@@ -57,11 +64,14 @@ class ConversationService:
         ):
             raise _run_in_progress()
 
-    async def abandon_turn(self, user_id: uuid.UUID, conversation_id: uuid.UUID) -> bool:
+    async def abandon_turn(
+        self, user_id: uuid.UUID, conversation_id: uuid.UUID, *, keep_empty: bool = False
+    ) -> bool:
         """Clear the running mark. A conversation whose first turn failed goes entirely (True):
-        it holds nothing to come back to. Its checkpoints are the caller's to delete."""
+        it holds nothing to come back to, unless `keep_empty` (one opened ahead of its first
+        turn, which something else refers to). Its checkpoints are the caller's to delete."""
         conversation = await self.get(user_id, conversation_id)
-        if conversation.turn_count == 0:
+        if conversation.turn_count == 0 and not keep_empty:
             await self.conversations.delete(conversation)
             return True
         conversation.running_since = None

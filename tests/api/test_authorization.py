@@ -45,6 +45,8 @@ TABLES = [
     "recommendations",
     "study_plans",
     "plan_sessions",
+    "voice_sessions",
+    "voice_transcript_lines",
 ]
 # A Monday 09:00 UTC, weekly: the occurrence routes address its first occurrence.
 SERIES_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

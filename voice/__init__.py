@@ -1,0 +1,1 @@
+"""Voice on LiveKit: participant tokens, webhook verification and the voice agent worker."""
