@@ -110,6 +110,8 @@ def openapi(
     else:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(document, encoding="utf-8")
+
+
 @app.command("voice-worker")
 def voice_worker() -> None:
     """The LiveKit voice agent worker (needs DATABASE_URL and LIVEKIT_URL/_API_KEY/_API_SECRET)."""

@@ -248,6 +248,8 @@ class Settings(BaseSettings):
         default=15.0,
         gt=0,
         description="Websocket ping interval; a peer silent for twice this is dropped.",
+    )
+
     # Voice (docs/voice.md). Unset LiveKit settings: POST /ai/voice-session answers 503
     # voice_not_configured and `studypilot run` starts no voice worker.
     livekit_url: str | None = Field(
