@@ -1,10 +1,11 @@
-"""User B, holding user A's ids, gets 404 on every route with an id, and changes nothing.
+"""User B, holding user A's ids, gets 404 on every route with an id, and changes nothing (in
+any table: `snapshot` reads them all from information_schema). Ids in bodies and queries are
+covered by `test_authorization_matrix.py`, derived from the spec.
 
 The table is checked against the app's own routes: a new route with a path parameter and no
 entry here fails `test_every_route_with_an_id_is_covered`.
 """
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -25,29 +26,8 @@ from tests.fixtures.factories.courses import create_course
 from tests.fixtures.factories.goals import create_goal
 from tests.fixtures.factories.schedule import create_block, create_reminder
 from tests.fixtures.factories.users import auth_headers, create_user
+from tests.fixtures.tables import snapshot
 
-TABLES = [
-    "users",
-    "courses",
-    "course_modules",
-    "enrollments",
-    "module_completions",
-    "notes",
-    "resources",
-    "goals",
-    "goal_progress_events",
-    "schedule_blocks",
-    "schedule_exceptions",
-    "reminders",
-    "conversations",
-    "agent_runs",
-    "summaries",
-    "recommendations",
-    "study_plans",
-    "plan_sessions",
-    "voice_sessions",
-    "voice_transcript_lines",
-]
 # A Monday 09:00 UTC, weekly: the occurrence routes address its first occurrence.
 SERIES_START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -94,16 +74,6 @@ CASES = [
     Case("POST", "/plans/{plan_id}/accept"),
     Case("DELETE", "/plans/{plan_id}"),
 ]
-
-
-async def _snapshot(session: AsyncSession) -> dict[str, list[str]]:
-    snapshot = {}
-    for table in TABLES:
-        rows = await session.execute(
-            text(f"SELECT to_jsonb(t) - 'search' AS row FROM {table} t ORDER BY id")  # noqa: S608
-        )
-        snapshot[table] = [json.dumps(row, sort_keys=True) for (row,) in rows]
-    return snapshot
 
 
 async def _world_of(session: AsyncSession, owner: User) -> dict[str, str]:
@@ -164,7 +134,7 @@ async def test_another_users_id_is_404_and_changes_nothing(
 ) -> None:
     alice, bob = await create_user(db_session), await create_user(db_session)
     ids = await _world_of(db_session, alice)
-    before = await _snapshot(db_session)
+    before = await snapshot(db_session)
 
     response = await client.request(
         case.method,
@@ -174,7 +144,7 @@ async def test_another_users_id_is_404_and_changes_nothing(
         headers=auth_headers(codec, bob),
     )
     assert_error(response, 404, "not_found")
-    assert await _snapshot(db_session) == before
+    assert await snapshot(db_session) == before
 
 
 def test_every_route_with_an_id_is_covered(app: FastAPI) -> None:

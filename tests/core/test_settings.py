@@ -1,7 +1,10 @@
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
 from core.config import DEFAULT_JWT_SECRET, Settings
+from tests.fixtures.client import test_settings
 
 
 def test_production_refuses_the_default_secret() -> None:
@@ -27,3 +30,26 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
     assert settings.database_url == "postgresql+asyncpg://u:p@db:5432/app"
     assert settings.port == 9001
     assert settings.cors_origins == ["https://app.example.com"]
+
+
+def test_the_test_settings_ignore_the_environment_and_dotenv(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A developer with a real provider configured still runs the suite offline."""
+    monkeypatch.setenv("STUDYPILOT_LLM_MODEL", "gpt-4o")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-real")
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://api.openai.com/v1")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    (tmp_path / ".env").write_text("STUDYPILOT_LLM_CHAT_MODEL=gpt-4o\nSTUDYPILOT_ENV=development\n")
+    monkeypatch.chdir(tmp_path)
+    # What the app itself reads there:
+    assert (Settings().llm_model, Settings().llm_chat_model) == ("gpt-4o", "gpt-4o")
+
+    settings = test_settings("postgresql+asyncpg://u:p@127.0.0.1/test")
+
+    assert settings.llm_model is None
+    assert settings.llm_chat_model is None
+    assert settings.openai_api_key is None
+    assert settings.openai_base_url is None
+    assert settings.redis_url is None
+    assert settings.env == "test"

@@ -14,8 +14,16 @@ parsing, streaming, retries and timeouts all run unchanged; only what the "model
         assert server.requests[0]["tools"]
 
 Replies come from a queue (each request takes the next; an unexpected request gets a 500) or from
-a `responder` callable for endless scripted behaviour. `async with` works the same way and keeps
-the caller's event loop free while the server starts and stops in its own thread.
+a `responder` callable for endless scripted behaviour.
+
+Like a real provider, the server refuses with a 400 (and consumes no scripted reply) a
+conversation OpenAI would refuse: a `tool` message that answers no tool call of the assistant
+message right before it, and an assistant message whose tool calls are not all answered before
+the next message. Given `context_window` (tokens), it also refuses a prompt longer than that
+(`context_length_exceeded`), counting about four characters per token.
+
+`async with` works the same way and keeps the caller's event loop free while the server starts
+and stops in its own thread.
 """
 
 import asyncio
@@ -93,8 +101,8 @@ Reply = Answer | ToolCalls | Fault | Stall | Hang
 Responder = Callable[[Json], Reply]
 
 
-def _error_body(message: str, kind: str, code: str | None) -> Json:
-    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+def _error_body(message: str, kind: str, code: str | None, param: str | None = None) -> Json:
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
 # Marked not retryable so the client surfaces an unexpected request at once instead of retrying.
@@ -119,6 +127,7 @@ class ScriptedOpenAI:
         responder: Responder | None = None,
         delay_seconds: float = 0.0,
         hold: threading.Event | None = None,
+        context_window: int | None = None,
     ) -> None:
         """`hold`, when given, keeps every answer waiting until it is set: a model exactly as
         slow as a test needs, with no clock involved."""
@@ -128,6 +137,7 @@ class ScriptedOpenAI:
         self._responder = responder or self._next_scripted_reply
         self.delay_seconds = delay_seconds
         self._hold = hold
+        self.context_window = context_window
         self._lock = threading.Lock()
         self._requests: list[Json] = []
         self._base_url: str | None = None
@@ -211,6 +221,9 @@ class ScriptedOpenAI:
         request: Json = await http_request.json()
         with self._lock:
             self._requests.append(request)
+        refusal = _invalid_conversation(request["messages"]) or self._too_long(request)
+        if refusal is not None:
+            return JSONResponse(refusal, 400)
         reply = self._responder(request)
         await asyncio.sleep(self.delay_seconds)
         # The hold is set from the test's thread: polling is the simplest bridge between loops.
@@ -233,6 +246,56 @@ class ScriptedOpenAI:
                 return _completion_response(request, content, [])
             case ToolCalls(calls=calls):
                 return _completion_response(request, None, [_tool_call(call) for call in calls])
+
+    def _too_long(self, request: Json) -> Json | None:
+        if self.context_window is None:
+            return None
+        tokens = _usage(request, None, [])["prompt_tokens"]
+        if tokens <= self.context_window:
+            return None
+        return _error_body(
+            f"This model's maximum context length is {self.context_window} tokens. However, "
+            f"your messages resulted in {tokens} tokens. Please reduce the length of the "
+            "messages.",
+            "invalid_request_error",
+            "context_length_exceeded",
+            param="messages",
+        )
+
+
+def _invalid_conversation(messages: list[Json]) -> Json | None:
+    """OpenAI's refusal of a broken tool-call pairing, or None when the messages pair up."""
+    unanswered: list[str] = []  # tool calls of the last assistant message not yet answered
+    for index, message in enumerate(messages):
+        role = message.get("role")
+        if role == "tool":
+            call_id = message.get("tool_call_id")
+            if call_id not in unanswered:
+                return _error_body(
+                    "Invalid parameter: messages with role 'tool' must be a response to a "
+                    "preceeding message with 'tool_calls'.",
+                    "invalid_request_error",
+                    None,
+                    param=f"messages.[{index}].role",
+                )
+            unanswered.remove(call_id)
+            continue
+        if unanswered:
+            return _unanswered(unanswered, index)
+        if role == "assistant":
+            unanswered = [call["id"] for call in message.get("tool_calls") or []]
+    return _unanswered(unanswered, len(messages)) if unanswered else None
+
+
+def _unanswered(call_ids: list[str], index: int) -> Json:
+    return _error_body(
+        "An assistant message with 'tool_calls' must be followed by tool messages responding to "
+        "each 'tool_call_id'. The following tool_call_ids did not have response messages: "
+        + ", ".join(call_ids),
+        "invalid_request_error",
+        None,
+        param=f"messages.[{index}].role",
+    )
 
 
 def _fault_body(status: int) -> Json:

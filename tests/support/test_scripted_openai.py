@@ -261,3 +261,67 @@ async def test_delay_is_added_to_every_answer() -> None:
 def test_replies_and_responder_are_exclusive() -> None:
     with pytest.raises(ValueError, match="not both"):
         ScriptedOpenAI([Answer("Done.")], responder=lambda request: Answer("Done."))
+
+
+CALL = {
+    "role": "assistant",
+    "content": None,
+    "tool_calls": [
+        {"id": "call_a", "type": "function", "function": {"name": "find_notes", "arguments": "{}"}},
+        {"id": "call_b", "type": "function", "function": {"name": "find_notes", "arguments": "{}"}},
+    ],
+}
+
+
+def _tool_result(call_id: str) -> dict[str, str]:
+    return {"role": "tool", "tool_call_id": call_id, "content": "Notes."}
+
+
+@pytest.mark.parametrize(
+    ("messages", "refusal"),
+    [
+        ([*MESSAGES, _tool_result("call_a")], "must be a response to a preceeding message"),
+        ([*MESSAGES, CALL, _tool_result("call_a")], "did not have response messages: call_b"),
+        (
+            [*MESSAGES, CALL, _tool_result("call_a"), *MESSAGES, _tool_result("call_b")],
+            "did not have response messages: call_b",
+        ),
+        ([*MESSAGES, CALL, _tool_result("call_a"), _tool_result("call_c")], "preceeding"),
+    ],
+    ids=["orphan tool result", "unanswered call", "answer after another message", "unknown id"],
+)
+async def test_broken_tool_call_pairing_is_refused_like_openai(
+    messages: list[Any], refusal: str
+) -> None:
+    async with ScriptedOpenAI([Answer("Never sent.")]) as server, client(server) as openai_client:
+        with pytest.raises(openai.BadRequestError, match=refusal) as raised:
+            await openai_client.chat.completions.create(model=MODEL, messages=messages)
+        # The refusal consumed no scripted reply.
+        completion = await openai_client.chat.completions.create(model=MODEL, messages=MESSAGES)
+
+    assert raised.value.status_code == 400
+    assert completion.choices[0].message.content == "Never sent."
+
+
+async def test_paired_tool_calls_are_accepted() -> None:
+    messages: list[Any] = [*MESSAGES, CALL, _tool_result("call_b"), _tool_result("call_a")]
+    async with ScriptedOpenAI([Answer("Done.")]) as server, client(server) as openai_client:
+        completion = await openai_client.chat.completions.create(model=MODEL, messages=messages)
+
+    assert completion.choices[0].message.content == "Done."
+
+
+async def test_a_prompt_over_the_context_window_is_refused_like_openai() -> None:
+    long = [{"role": "user", "content": "x" * 400}]
+    async with (
+        ScriptedOpenAI([Answer("Short enough.")], context_window=50) as server,
+        client(server) as openai_client,
+    ):
+        with pytest.raises(openai.BadRequestError) as raised:
+            await openai_client.chat.completions.create(model=MODEL, messages=long)  # type: ignore[arg-type]
+        completion = await openai_client.chat.completions.create(model=MODEL, messages=MESSAGES)
+
+    assert raised.value.code == "context_length_exceeded"
+    assert "maximum context length is 50 tokens" in raised.value.message
+    assert "101 tokens" in raised.value.message
+    assert completion.choices[0].message.content == "Short enough."
