@@ -43,7 +43,7 @@ check: lint typecheck test
 
 # Re-resolve the pinned dependency set after editing pyproject.toml.
 lock: $(BIN)/uv
-	$(BIN)/uv pip compile pyproject.toml --extra dev --extra local-embeddings -p 3.11 \
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra local-embeddings --extra local-llm -p 3.11 \
 		-o requirements.lock
 	@! grep -iE '^(nvidia|cuda|triton)' requirements.lock \
 		|| { echo "CUDA packages in requirements.lock: extend [tool.uv] exclude-dependencies"; exit 1; }
