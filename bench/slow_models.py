@@ -35,6 +35,7 @@ P99_TARGET_MS = 100.0
 RESULTS = Path(__file__).parent / "RESULTS.md"
 START_MARK = "<!-- slow-models:start -->"
 END_MARK = "<!-- slow-models:end -->"
+STARTUP_ATTEMPTS = 4
 JWT_SECRET = "bench-secret-" + "0123456789abcdef" * 4
 
 
@@ -184,6 +185,18 @@ def write(section: str) -> None:
     RESULTS.write_text(text)
 
 
+def wait_ready(api: Server) -> None:
+    """Longer than `Server.wait_ready` allows: on a busy machine the app's imports alone can take
+    a minute."""
+    for attempt in range(STARTUP_ATTEMPTS):
+        try:
+            api.wait_ready()
+            return
+        except RuntimeError:
+            if api.process.poll() is not None or attempt == STARTUP_ATTEMPTS - 1:
+                raise
+
+
 def main() -> None:
     started = time.monotonic()
     log_dir = server_tempdir("studypilot-bench-slow-")
@@ -195,7 +208,7 @@ def main() -> None:
         database_url = asyncio.run(create_database(postgres, "studypilot_bench_slow"))
         api = start_api(database_url, model.base_url, log_dir)
         try:
-            api.wait_ready()
+            wait_ready(api)
             rows = asyncio.run(measure(f"{api.base_url}/api/v1", model))
         finally:
             api.stop()
