@@ -52,7 +52,7 @@ client: $(STAMP)
 # Re-resolve the pinned dependency set after editing pyproject.toml.
 lock: $(BIN)/uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra local-embeddings \
-		--extra voice-local --extra voice-piper -p 3.11 \
+		--extra voice-local --extra voice-piper --extra local-llm -p 3.11 \
 		-o requirements.lock
 	@! grep -iE '^(nvidia|cuda|triton)' requirements.lock \
 		|| { echo "CUDA packages in requirements.lock: extend [tool.uv] exclude-dependencies"; exit 1; }

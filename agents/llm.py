@@ -92,6 +92,9 @@ def chat_model(settings: Settings, task: Task, *, temperature: float | None = No
         api_key=settings.openai_api_key or _KEYLESS_PLACEHOLDER,
         base_url=settings.openai_base_url,
         timeout=settings.llm_timeout_seconds,
+        # A local model can take long before its first streamed token (it reads the whole
+        # prompt first): the same bound as for a whole answer, not the client's own 120 s.
+        stream_chunk_timeout=settings.llm_timeout_seconds,
         max_retries=settings.llm_max_retries,
         temperature=temperature,
         # A model that rambles is cut off here, not at the client's timeout.
@@ -133,7 +136,7 @@ def provider_errors() -> Iterator[None]:
             "The language model provider is unavailable; try again shortly.",
             {"provider_status": exc.status_code},
         ) from exc
-    except openai.APIConnectionError as exc:  # includes timeouts
+    except (openai.APIConnectionError, TimeoutError) as exc:  # request and stream timeouts
         raise LLMUnavailableError(
             "The language model provider did not answer in time; try again shortly.",
             {"provider_error": type(exc).__name__},

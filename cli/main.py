@@ -16,6 +16,7 @@ from core import migrate
 from core.config import get_settings
 from core.database_admin import ensure_database
 from core.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresError
+from core.local_llm import LocalLLM
 from core.logging import configure_logging
 
 app = typer.Typer(help="StudyPilot: the backend of an AI study assistant.", no_args_is_help=True)
@@ -27,8 +28,9 @@ EMBEDDED_DATABASE = "studypilot"
 
 @app.command()
 def run() -> None:
-    """Run the whole stack: embedded Postgres (unless DATABASE_URL is set), migrations, the API,
-    and the voice worker when the LiveKit settings are set."""
+    """Run the whole stack: embedded Postgres (unless DATABASE_URL is set), migrations, the local
+    model (with STUDYPILOT_LLM_PROVIDER=local), the API, and the voice worker when the LiveKit
+    settings are set."""
     settings = get_settings()
     configure_logging(settings)
     supervisor = Supervisor()
@@ -49,6 +51,12 @@ def run() -> None:
             database_url = postgres.url(EMBEDDED_DATABASE)
             env["DATABASE_URL"] = database_url
         migrate.upgrade(database_url)
+        if settings.llm_provider == "local" and not supervisor.stop_requested:
+            local_llm = LocalLLM(
+                settings.data_dir / "local-llm.log", threads=min(2, os.cpu_count() or 1)
+            )
+            supervisor.adopt("local-llm", local_llm.start())
+            env = local_llm.api_environment(env)
         if not supervisor.stop_requested:
             api = subprocess.Popen([sys.executable, "-m", "cli", "serve"], env=env)
             supervisor.adopt("api", api)

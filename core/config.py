@@ -117,6 +117,12 @@ class Settings(BaseSettings):
         description="OpenAI-compatible server (OpenAI, vLLM, Ollama, llama.cpp, gateways).",
     )
 
+    llm_provider: Literal["openai", "local"] = Field(
+        default="openai",
+        description="openai: any OpenAI-compatible provider (OPENAI_API_KEY, OPENAI_BASE_URL). "
+        "local: `studypilot run` also starts SmolLM2-135M-Instruct on llama.cpp (CPU, no key) "
+        "and points every AI task at it; a model for trying the product, not for students.",
+    )
     llm_model: str | None = Field(
         default=None,
         description="Chat model for every AI task (e.g. gpt-4o-mini); unset: the AI endpoints "

@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.llm",
     "tests.fixtures.concurrency",
     "tests.fixtures.voice",
+    "tests.fixtures.local_model",
 ]

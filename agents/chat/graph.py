@@ -109,8 +109,9 @@ async def call_model(state: MessagesState, runtime: Runtime[ChatContext]) -> dic
     model = ctx.model.bind_tools(CHAT_TOOLS, **({"tool_choice": "required"} if forced else {}))
     system = SystemMessage(ctx.system_prompt)
     history = fit_history(messages, ctx.history_token_budget)
+    deadline = asyncio.timeout_at(ctx.deadline)
     try:
-        async with asyncio.timeout_at(ctx.deadline):
+        async with deadline:
             try:
                 reply = await model.ainvoke([system, *history])
             except openai.BadRequestError as exc:
@@ -123,7 +124,10 @@ async def call_model(state: MessagesState, runtime: Runtime[ChatContext]) -> dic
                 log.warning("chat_context_overflow_trimmed", dropped=len(history) - len(this_turn))
                 reply = await model.ainvoke([system, *this_turn])
     except TimeoutError as exc:
-        raise TurnDeadlineError(ctx.deadline_seconds) from exc
+        # Only the turn's own deadline; a provider's timeout is mapped as such.
+        if deadline.expired():
+            raise TurnDeadlineError(ctx.deadline_seconds) from exc
+        raise
     return {"messages": [reply]}
 
 
