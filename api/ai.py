@@ -51,12 +51,12 @@ def ai_call(task: Task) -> Callable[..., Awaitable[AICall]]:
         # Model calls take seconds: end the authentication's read transaction now rather than
         # keep a pooled connection idle in it. The route's own work begins a new one.
         await session.commit()
-        return AICall(user, model, _name_of(model), runs)
+        return AICall(user, model, model_name(model), runs)
 
     return admit
 
 
-def _name_of(model: BaseChatModel) -> str:
+def model_name(model: BaseChatModel) -> str:
     # Scripted models in tests have no provider model name; their class names them instead.
     name = getattr(model, "model_name", None)
     return name if isinstance(name, str) else type(model).__name__

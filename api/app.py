@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from redis.asyncio import Redis
 
 from agents.chat.graph import build_chat_graph
 from agents.checkpointer import open_checkpointer
@@ -15,6 +16,7 @@ from api.body_limit import BodySizeLimitMiddleware
 from api.deps import refuse_nul_in_query
 from api.errors import ErrorBody, install_error_handlers
 from api.middleware import AccessLogMiddleware
+from api.realtime.hub import RealtimeHub
 from api.routes import (
     ai_chat,
     auth,
@@ -23,6 +25,7 @@ from api.routes import (
     health,
     notes,
     plans,
+    realtime,
     recommendations,
     reminders,
     resources,
@@ -60,8 +63,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if warm_up is not None:
                 warm_up.cancel()
+            await app.state.realtime_hub.aclose()
             await engine.dispose()
             await app.state.event_bus.aclose()
+            if app.state.realtime_redis is not None:
+                await app.state.realtime_redis.aclose()
 
     app = FastAPI(
         title="StudyPilot API",
@@ -79,6 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.token_codec = TokenCodec(settings)
     app.state.rate_limiter = RateLimiter(settings.redis_url)
     app.state.event_bus = create_event_bus(settings)
+    app.state.realtime_hub = RealtimeHub(app.state, settings)
+    app.state.realtime_redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     app.state.chat_models = ChatModels(settings)
     embedding = create_embedding_runtime(settings)
     embedding.attach(app.state)
@@ -113,7 +121,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ai_chat,
         summaries,
         plans,
+        realtime,
     ):
         api.include_router(module.router)
     app.include_router(api)
+    app.include_router(realtime.socket_router, prefix=API_PREFIX)
     return app
