@@ -102,7 +102,7 @@ def _base_env() -> dict[str, str]:
     }
 
 
-def start_app(database_url: str, jwt_secret: str, log_dir: Path) -> Server:
+def start_app(database_url: str, jwt_secret: str, log_dir: Path, **extra_env: str) -> Server:
     """The real API exactly as containers run it: `python -m cli serve` (uvicorn, one process)."""
     port = free_port()
     env = _base_env() | {
@@ -113,6 +113,7 @@ def start_app(database_url: str, jwt_secret: str, log_dir: Path) -> Server:
         "STUDYPILOT_HOST": "127.0.0.1",
         "DATABASE_URL": database_url,
         "PORT": str(port),
+        **extra_env,
     }
     process, log_path = _spawn("app", [sys.executable, "-m", "cli", "serve"], env, log_dir)
     return Server("app", process, port, "/api/v1/health", log_path)
