@@ -10,6 +10,7 @@ bench/RESULTS.md. Client, server, Redis and Postgres share this machine's cores.
 
 import asyncio
 import json
+import os
 import platform
 import re
 import secrets
@@ -190,6 +191,9 @@ def _report(results: dict[str, object], runtime: float) -> str:
         "",
         f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC (runtime {runtime / 60:.1f} min); "
         f"{platform.platform()}; Python {platform.python_version()}",
+        f"- Machine load average during the run: {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} cores (other work on this shared machine; with a load far above the "
+        "core count these figures measure the queue for a CPU, not the server).",
         f"- {SOCKETS:,} sockets ({USERS} users x {SOCKETS_PER_USER}), each authenticated with "
         "a one-use ticket and subscribed to `notifications`, held by one client process "
         "(websockets) on the same 2 cores as the server (`python -m cli serve`, production "
@@ -244,7 +248,8 @@ def main() -> None:
             STUDYPILOT_REALTIME_CONNECTIONS_PER_USER=str(SOCKETS_PER_USER),
         )
         try:
-            server.wait_ready()
+            # Start-up imports are slow on a busy shared machine.
+            server.wait_ready(timeout=300)
             results = asyncio.run(measure(server, plain_url(postgres, "bench_realtime")))
         finally:
             server.stop()

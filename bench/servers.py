@@ -35,8 +35,8 @@ class Server:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    def wait_ready(self, timeout: float = START_TIMEOUT_SECONDS) -> None:
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(
@@ -50,7 +50,7 @@ class Server:
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             time.sleep(0.2)
-        raise RuntimeError(f"{self.name} was not ready in {START_TIMEOUT_SECONDS:.0f} s")
+        raise RuntimeError(f"{self.name} was not ready in {timeout:.0f} s")
 
     def wait_idle(self, timeout: float = 90.0, busy_share: float = 0.05) -> float:
         """Wait until the process stops working on its own (the app loads its embedding model

@@ -47,9 +47,7 @@ def asyncapi_document() -> dict[str, Any]:
             '`{"type": "auth", "ticket": ...}` first. Close codes: 4401 unauthorized, '
             "4408 slow consumer, 4429 too many connections. See docs/realtime.md.",
         },
-        "servers": {
-            "local": {"host": "127.0.0.1:8000", "protocol": "ws", "pathname": "/api/v1"}
-        },
+        "servers": {"local": {"host": "127.0.0.1:8000", "protocol": "ws", "pathname": "/api/v1"}},
         "channels": {
             "realtime": {
                 "address": "/realtime/ws",
