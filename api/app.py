@@ -9,6 +9,7 @@ from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from opentelemetry.sdk.trace import TracerProvider
+from redis.asyncio import Redis
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from agents.chat.graph import build_chat_graph
@@ -19,6 +20,7 @@ from api.deps import refuse_nul_in_query
 from api.errors import DATABASE_BUSY_RESPONSE, ErrorBody, install_error_handlers
 from api.middleware import AccessLogMiddleware
 from api.openapi import operation_id
+from api.realtime.hub import RealtimeHub
 from api.routes import (
     ai_chat,
     ai_status,
@@ -29,6 +31,7 @@ from api.routes import (
     metrics,
     notes,
     plans,
+    realtime,
     recommendations,
     reminders,
     resources,
@@ -84,9 +87,12 @@ def create_app(
         finally:
             if warm_up is not None:
                 warm_up.cancel()
+            await app.state.realtime_hub.aclose()
             unwatch_pool(pool_metrics)
             await engine.dispose()
             await app.state.event_bus.aclose()
+            if app.state.realtime_redis is not None:
+                await app.state.realtime_redis.aclose()
             if tracer_provider is not None:
                 tracer_provider.force_flush()
 
@@ -116,6 +122,8 @@ def create_app(
     app.state.settings = settings
     app.state.token_codec = TokenCodec(settings)
     app.state.rate_limiter = RateLimiter(settings.redis_url)
+    app.state.realtime_hub = RealtimeHub(app.state, settings)
+    app.state.realtime_redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     app.state.chat_models = ChatModels(settings)
     embedding = create_embedding_runtime(settings)
     embedding.attach(app.state)
@@ -161,7 +169,9 @@ def create_app(
         summaries,
         plans,
         voice,
+        realtime,
     ):
         api.include_router(module.router)
     app.include_router(api)
+    app.include_router(realtime.socket_router, prefix=API_PREFIX)
     return app

@@ -35,8 +35,8 @@ class Server:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    def wait_ready(self, timeout: float = START_TIMEOUT_SECONDS) -> None:
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(
@@ -50,7 +50,7 @@ class Server:
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             time.sleep(0.2)
-        raise RuntimeError(f"{self.name} was not ready in {START_TIMEOUT_SECONDS:.0f} s")
+        raise RuntimeError(f"{self.name} was not ready in {timeout:.0f} s")
 
     def wait_idle(self, timeout: float = 90.0, busy_share: float = 0.05) -> float:
         """Wait until the process stops working on its own (the app loads its embedding model
@@ -102,7 +102,7 @@ def _base_env() -> dict[str, str]:
     }
 
 
-def start_app(database_url: str, jwt_secret: str, log_dir: Path) -> Server:
+def start_app(database_url: str, jwt_secret: str, log_dir: Path, **extra_env: str) -> Server:
     """The real API exactly as containers run it: `python -m cli serve` (uvicorn, one process)."""
     port = free_port()
     env = _base_env() | {
@@ -113,6 +113,7 @@ def start_app(database_url: str, jwt_secret: str, log_dir: Path) -> Server:
         "STUDYPILOT_HOST": "127.0.0.1",
         "DATABASE_URL": database_url,
         "PORT": str(port),
+        **extra_env,
     }
     process, log_path = _spawn("app", [sys.executable, "-m", "cli", "serve"], env, log_dir)
     return Server("app", process, port, "/api/v1/health", log_path)

@@ -42,9 +42,9 @@ class EventStream(Base):
 
     __tablename__ = "realtime_event_streams"
 
-    user_id: Mapped[UUID] = mapped_column(
-        PgUUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
+    # Not a foreign key to users: publishing must not depend on the publisher's transaction
+    # (a row it has not committed yet); a deleted user's events age out with the retention.
+    user_id: Mapped[UUID] = mapped_column(PgUUID(as_uuid=True), primary_key=True)
     last_ms: Mapped[int] = mapped_column(BigInteger)
     last_seq: Mapped[int] = mapped_column(Integer)
     # Events kept, counted so trimming runs in batches rather than on every publish.

@@ -8,6 +8,7 @@ writes back and leaves the head where it was; the checkpoints it wrote are never
 
 import asyncio
 import re
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ from agents.runs import AgentRuns, TrackedRun
 from core.config import Settings
 from core.db import unit_of_work
 from core.errors import LLMProviderError
+from core.events import discard_queued_events, publish_queued_events
 from domain.conversations.models import Conversation
 from domain.conversations.schemas import ChatReply, ChatRequest
 from domain.conversations.service import ConversationService
@@ -117,6 +119,12 @@ class ChatTurn:
             await self._resources.aclose()
             raise
 
+    @property
+    def conversation_id(self) -> uuid.UUID:
+        """The turn's conversation (new or continued), known once `begin()` has succeeded."""
+        assert self._conversation is not None
+        return self._conversation.id
+
     async def events(self) -> AsyncGenerator[ChatEvent, None]:
         assert self._session is not None
         assert self._context is not None
@@ -137,6 +145,7 @@ class ChatTurn:
             # marked as running, nor the session hold its connection.
             with anyio.CancelScope(shield=True):
                 await session.rollback()
+                discard_queued_events(session)
                 await self._abandon(conversation)
             raise
         finally:
@@ -245,6 +254,8 @@ class ChatTurn:
         head = snapshot.config["configurable"]["checkpoint_id"]
         await self._conversations(session).finish_turn(conversation, head)
         await session.commit()
+        # What the tools queued (progress recorded, ...) is announced once it is committed.
+        await publish_queued_events(session)
         text = answer.text
         return ChatReply.model_validate(
             {

@@ -8,7 +8,6 @@ from api.errors import error_responses
 from core.pagination import Page, PageParams, page_params
 from domain.goals.schemas import (
     GoalCreate,
-    GoalProgressRead,
     GoalRead,
     GoalStatus,
     GoalUpdate,
@@ -16,7 +15,7 @@ from domain.goals.schemas import (
     ProgressEventRead,
     ProgressRecorded,
 )
-from domain.goals.service import GoalService, GoalView, RecordedProgress
+from domain.goals.service import GoalService, GoalView, RecordedProgress, progress_read
 
 router = APIRouter(prefix="/goals", tags=["goals"])
 PageDep = Annotated[PageParams, Depends(page_params)]
@@ -47,13 +46,7 @@ def _goal_read(view: GoalView) -> GoalRead:
         completed_at=goal.completed_at,
         created_at=goal.created_at,
         updated_at=goal.updated_at,
-        progress=GoalProgressRead(
-            percent=derived.percent,
-            minutes_done=derived.minutes_done,
-            modules_done=derived.modules_done,
-            streak_days=derived.streak_days,
-            on_track=derived.on_track,
-        ),
+        progress=progress_read(derived),
     )
 
 

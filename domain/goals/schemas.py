@@ -160,3 +160,13 @@ class ProgressEventRead(BaseModel):
 class ProgressRecorded(BaseModel):
     event: ProgressEventRead
     goal: GoalRead = Field(description="The goal with its progress including this event.")
+
+
+class ProgressUpdated(BaseModel):
+    """The `progress.updated` realtime event: a goal's derived progress after a new entry."""
+
+    goal_id: uuid.UUID
+    title: str
+    status: GoalStatus
+    progress: GoalProgressRead
+    event: ProgressEventRead = Field(description="The progress entry that changed it.")

@@ -6,17 +6,27 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import AppError, ConflictError, NotFoundError
+from core.events import Event, queue_event
 from core.pagination import PageParams
 from domain.courses.repository import CourseRepository
 from domain.goals import progress
 from domain.goals.models import Goal, GoalProgressEvent
 from domain.goals.repository import GoalRepository
-from domain.goals.schemas import GoalCreate, GoalUpdate, ProgressEventCreate
+from domain.goals.schemas import (
+    GoalCreate,
+    GoalProgressRead,
+    GoalStatus,
+    GoalUpdate,
+    ProgressEventCreate,
+    ProgressEventRead,
+    ProgressUpdated,
+)
 from domain.users.models import User
 
 
@@ -194,7 +204,11 @@ class GoalService:
                 raise
             return await self._replay(user, goal, earlier, fingerprint)
         await self.session.refresh(event)
-        return RecordedProgress(event, (await self._views(user, [goal]))[0], created=True)
+        view = (await self._views(user, [goal]))[0]
+        # Every way progress is recorded (REST, the chat tool, workflows) comes through here;
+        # the live views hear of it once the entry is committed.
+        queue_event(self.session, _progress_updated(user, view, event))
+        return RecordedProgress(event, view, created=True)
 
     async def list_events(
         self, user: User, goal_id: uuid.UUID, params: PageParams
@@ -242,3 +256,25 @@ class GoalService:
             )
             for goal in goals
         ]
+
+
+def _progress_updated(user: User, view: GoalView, entry: GoalProgressEvent) -> Event:
+    payload = ProgressUpdated(
+        goal_id=view.goal.id,
+        title=view.goal.title,
+        # The database's check constraint holds status to these values.
+        status=cast(GoalStatus, view.goal.status),
+        progress=progress_read(view.progress),
+        event=ProgressEventRead.model_validate(entry),
+    )
+    return Event(user.id, "progress", "progress.updated", payload.model_dump(mode="json"))
+
+
+def progress_read(derived: progress.GoalProgress) -> GoalProgressRead:
+    return GoalProgressRead(
+        percent=derived.percent,
+        minutes_done=derived.minutes_done,
+        modules_done=derived.modules_done,
+        streak_days=derived.streak_days,
+        on_track=derived.on_track,
+    )

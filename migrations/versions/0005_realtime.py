@@ -26,12 +26,6 @@ def upgrade() -> None:
         sa.Column("kept", sa.Integer(), server_default="0", nullable=False),
         sa.Column("trimmed_ms", sa.BigInteger(), nullable=True),
         sa.Column("trimmed_seq", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["users.id"],
-            name=op.f("fk_realtime_event_streams_user_id_users"),
-            ondelete="CASCADE",
-        ),
         sa.PrimaryKeyConstraint("user_id", name=op.f("pk_realtime_event_streams")),
     )
     op.create_table(

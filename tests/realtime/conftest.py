@@ -7,7 +7,6 @@ import itertools
 import uuid
 from collections.abc import AsyncIterator
 
-import asyncpg
 import pytest
 from redis.asyncio import Redis
 
@@ -34,21 +33,6 @@ async def redis() -> AsyncIterator[Redis]:
     client = Redis.from_url(REDIS_URL, decode_responses=True)
     yield client
     await client.aclose()
-
-
-async def insert_user(database_url: str) -> uuid.UUID:
-    """A committed user row, for stores whose rows reference users."""
-    user_id = uuid.uuid4()
-    connection = await asyncpg.connect(database_url.replace("+asyncpg", ""))
-    try:
-        await connection.execute(
-            "INSERT INTO users (id, email, password_hash, name) VALUES ($1, $2, 'x', 'Bus')",
-            user_id,
-            f"bus-{user_id}@example.com",
-        )
-    finally:
-        await connection.close()
-    return user_id
 
 
 def new_email() -> str:

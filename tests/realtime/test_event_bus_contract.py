@@ -21,7 +21,7 @@ from core.events import (
 )
 from core.events_postgres import PostgresEventBus
 from core.events_redis import RedisEventBus
-from tests.realtime.conftest import REDIS_URL, insert_user
+from tests.realtime.conftest import REDIS_URL
 
 RETENTION_SECONDS = 3600
 
@@ -38,6 +38,10 @@ class BusKit:
         return bus
 
 
+async def new_user() -> uuid.UUID:
+    return uuid.uuid4()
+
+
 @pytest.fixture(params=["redis", "postgres"])
 async def kit(request: pytest.FixtureRequest, realtime_database_url: str) -> AsyncIterator[BusKit]:
     if request.param == "redis":
@@ -52,9 +56,6 @@ async def kit(request: pytest.FixtureRequest, realtime_database_url: str) -> Asy
                 key_prefix=prefix,
             )
 
-        async def new_user() -> uuid.UUID:
-            return uuid.uuid4()
-
         kit = BusKit(make, new_user)
     else:
 
@@ -66,10 +67,7 @@ async def kit(request: pytest.FixtureRequest, realtime_database_url: str) -> Asy
                 queue_size=queue_size,
             )
 
-        async def new_pg_user() -> uuid.UUID:
-            return await insert_user(realtime_database_url)
-
-        kit = BusKit(make, new_pg_user)
+        kit = BusKit(make, new_user)
     yield kit
     for bus in kit.buses:
         await bus.aclose()

@@ -1,0 +1,1 @@
+"""The websocket: one push channel per client for chat, progress, plans and notifications."""
