@@ -165,6 +165,7 @@ class Expectations(Strict):
     nothing_relevant: bool = False  # recommend: the honest answer is no pick
     fits: bool | None = None  # plan: whether everything should fit
     sessions_min: int | None = None
+    error: str | None = None  # the error code the agent must answer with (e.g. not_found)
 
 
 class Case(Strict):

@@ -118,7 +118,8 @@ async def _chat(harness: Harness, case: Case, world: BuiltWorld) -> Outcome:
 def _subject(case: Case, world: BuiltWorld) -> tuple[str, uuid.UUID]:
     if case.subject is None:
         raise ValueError(f"case {case.id} needs a subject")
-    return case.subject.partition(":")[0], world.resolve(case.subject)
+    kind = case.subject.removeprefix("intruder.").partition(":")[0]
+    return kind, world.resolve(case.subject)
 
 
 async def _summary(harness: Harness, case: Case, world: BuiltWorld) -> Outcome:
@@ -149,9 +150,13 @@ async def _plan(harness: Harness, case: Case, world: BuiltWorld) -> Outcome:
 
 async def _recommend(harness: Harness, case: Case, world: BuiltWorld) -> Outcome:
     handles = [case.subject] if case.subject else []
+
+    def of_kind(kind: str) -> list[uuid.UUID]:
+        return [world.resolve(h) for h in handles if h.removeprefix("intruder.").startswith(kind)]
+
     context = LearnerContext(
-        course_ids=[world.resolve(h) for h in handles if h.startswith("course:")],
-        goal_ids=[world.resolve(h) for h in handles if h.startswith("goal:")],
+        course_ids=of_kind("course:"),
+        goal_ids=of_kind("goal:"),
         recent_activity=case.activity,
     )
     user = world.student.user

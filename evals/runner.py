@@ -31,6 +31,7 @@ from evals.cases import Case, LoadedCase, Suite, load_suite
 from evals.drivers import Harness, Outcome, run_case
 from evals.provider import ModelWire, chat_model
 from evals.scorers import Evidence, Score, case_passed, score_case, soft_mean
+from evals.scorers.gates import scoping
 from evals.scripted_model import ScriptedModel
 from evals.world import build_world
 from prompts import Prompt, load_prompt, pinned_prompts
@@ -187,15 +188,16 @@ async def _run_one(
     async with harness.sessionmaker() as session:
         scores: list[Score] = []
         evidence = Evidence(case, world, outcome, list(wire.requests), session)
+        expected_error = case.expect.error
         if outcome.error is None:
             scores = await score_case(evidence)
+            if expected_error is not None:
+                why = f"expected the error {expected_error}, the agent answered"
+                scores.append(Score("expected_error", "check", False, explanation=why))
         else:
-            from evals.scorers.gates import scoping
-
-            scores = [
-                await scoping(evidence),
-                Score("completed", "check", False, explanation=outcome.error),
-            ]
+            refused = expected_error is not None and outcome.error.startswith(f"{expected_error}:")
+            name = "expected_error" if expected_error is not None else "completed"
+            scores = [await scoping(evidence), Score(name, "check", refused, None, outcome.error)]
         tokens = (
             await session.execute(
                 select(
