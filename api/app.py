@@ -19,6 +19,7 @@ from api.routes import (
     ai_chat,
     auth,
     courses,
+    evals,
     goals,
     health,
     notes,
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ai_chat,
         summaries,
         plans,
+        evals,
     ):
         api.include_router(module.router)
     app.include_router(api)

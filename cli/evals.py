@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import String, cast, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cli.database import application_database
 from core.config import Settings, get_settings
@@ -17,9 +18,10 @@ from core.db import create_engine, create_sessionmaker, unit_of_work
 from domain.embeddings.runtime import create_embedding_runtime
 from domain.evals.comparison import DEFAULT_MARGIN
 from domain.evals.models import EvalRun
+from domain.evals.schemas import ComparisonRead
 from domain.evals.service import EvalService
 from evals import report
-from evals.cases import SUITES, Suite, load_suite
+from evals.cases import SUITES, load_suite
 from evals.database import fresh_database
 from evals.runner import SCRIPTED_MODEL_NAME, RunOptions, RunSummary, run_suite
 from prompts import Prompt, load_prompt, load_prompt_file
@@ -62,7 +64,7 @@ def run(
     if model is not None and settings.openai_base_url is None and settings.openai_api_key is None:
         raise typer.BadParameter("a live run needs OPENAI_BASE_URL or OPENAI_API_KEY")
     options = RunOptions(
-        suite=suite,  # type: ignore[arg-type]
+        suite=suite,
         mode="live" if model else "scripted",
         model=model or SCRIPTED_MODEL_NAME,
         prompts=[parse_prompt(spec) for spec in prompt or []],
@@ -139,7 +141,8 @@ def compare(
     with application_database(settings) as url:
         comparison = asyncio.run(_compare(settings, url, baseline, candidate, margin))
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"{comparison.baseline.suite}-{str(comparison.baseline.id)[:8]}-vs-{str(comparison.candidate.id)[:8]}"
+    base, cand = comparison.baseline, comparison.candidate
+    stem = f"{base.suite}-{str(base.id)[:8]}-vs-{str(cand.id)[:8]}"
     markdown = out / f"{stem}.md"
     markdown.write_text(report.markdown(comparison), "utf-8")
     (out / f"{stem}.html").write_text(report.html_page(comparison), "utf-8")
@@ -151,7 +154,7 @@ def compare(
 
 async def _compare(
     settings: Settings, url: str, baseline: str, candidate: str, margin: float
-):  # type: ignore[no-untyped-def]
+) -> ComparisonRead:
     engine = create_engine(settings.model_copy(update={"database_url": url}))
     try:
         async with unit_of_work(create_sessionmaker(engine)) as session:
@@ -162,7 +165,7 @@ async def _compare(
         await engine.dispose()
 
 
-async def _run_id(session, prefix: str) -> uuid.UUID:  # type: ignore[no-untyped-def]
+async def _run_id(session: AsyncSession, prefix: str) -> uuid.UUID:
     matches = (
         await session.scalars(
             select(EvalRun.id).where(cast(EvalRun.id, String).startswith(prefix.lower())).limit(2)
@@ -198,7 +201,7 @@ async def _export_run(settings: Settings, url: str, run_id: str, out: Path) -> N
         await engine.dispose()
 
 
-async def _export(sessions, run_id: uuid.UUID, out: Path) -> None:  # type: ignore[no-untyped-def]
+async def _export(sessions: async_sessionmaker[AsyncSession], run_id: uuid.UUID, out: Path) -> None:
     async with unit_of_work(sessions) as session:
         detail = await EvalService(session).get_run(run_id)
     with out.open("w", encoding="utf-8") as file:

@@ -1,4 +1,4 @@
-"""`studypilot users promote|demote EMAIL`: roles are given by an operator, never through the API."""
+"""`studypilot users promote|demote EMAIL`: an operator gives roles, never the API."""
 
 import asyncio
 from typing import Annotated

@@ -12,6 +12,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from domain.resources.schemas import ResourceType
+from domain.schedule.schemas import BlockKind
+
 CASES_DIR = Path(__file__).parent / "cases"
 Suite = Literal["chat", "summary", "plan", "recommend"]
 SUITES: tuple[Suite, ...] = ("chat", "summary", "plan", "recommend")
@@ -58,7 +61,7 @@ class NoteSpec(Strict):
 class ResourceSpec(Strict):
     handle: str
     title: str
-    type: str = "article"
+    type: ResourceType = "article"
     url: str | None = None
     description: str | None = None
     tags: list[str] = []
@@ -70,7 +73,7 @@ class BlockSpec(Strict):
     day: int = Field(description="Days from today, in the user's zone.")
     at: str = Field(description="Local start time, HH:MM.")
     minutes: int = 60
-    kind: str = "class"
+    kind: BlockKind = "class"
     weekly: bool = False
 
 
@@ -198,7 +201,9 @@ class LoadedCase(Strict):
     world: World
 
 
-def load_suite(suite: Suite, pattern: str | None = None, root: Path = CASES_DIR) -> list[LoadedCase]:
+def load_suite(
+    suite: Suite, pattern: str | None = None, root: Path = CASES_DIR
+) -> list[LoadedCase]:
     """Every case of `suite`, in file then listed order; `pattern` filters ids (fnmatch)."""
     from fnmatch import fnmatchcase
 
@@ -213,7 +218,9 @@ def load_suite(suite: Suite, pattern: str | None = None, root: Path = CASES_DIR)
                 raise ValueError(f"{path.name}: case id {case.id!r} is used twice")
             seen.add(case.id)
             if case.world not in worlds:
-                raise ValueError(f"{path.name}: case {case.id!r} names unknown world {case.world!r}")
+                raise ValueError(
+                    f"{path.name}: case {case.id!r} names unknown world {case.world!r}"
+                )
             if pattern and not fnmatchcase(case.id, pattern):
                 continue
             loaded.append(LoadedCase(case=case, world=worlds[case.world].extended(case.extra)))

@@ -161,9 +161,7 @@ def _completion(request: Json, content: str | None, tool_calls: list[Json], usag
     return {**_envelope(request, "chat.completion"), "choices": [choice], "usage": usage}
 
 
-def _chunks(
-    request: Json, content: str | None, tool_calls: list[Json], usage: Json
-) -> list[Json]:
+def _chunks(request: Json, content: str | None, tool_calls: list[Json], usage: Json) -> list[Json]:
     envelope = _envelope(request, "chat.completion.chunk")
     include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
 

@@ -3,6 +3,7 @@
 Flipped cases come first, each with both answers side by side and the scores that failed."""
 
 import html
+
 from domain.evals.schemas import CasePairRead, ComparisonRead, EvalRunRead, IntervalRead
 
 
@@ -90,9 +91,10 @@ def _soft_delta(pair: CasePairRead) -> str:
 
 
 _STYLE = """
-body{font:15px/1.45 system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#222}
-table{border-collapse:collapse;margin:1rem 0;width:100%}td,th{border:1px solid #ccc;padding:.3rem .5rem;
-vertical-align:top;text-align:left}.bad{color:#b00020;font-weight:600}.good{color:#0a7a2f;font-weight:600}
+body{font:15px/1.45 system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem}
+table{border-collapse:collapse;margin:1rem 0;width:100%}
+td,th{border:1px solid #ccc;padding:.3rem .5rem;vertical-align:top;text-align:left}
+.bad{color:#b00020;font-weight:600}.good{color:#0a7a2f;font-weight:600}
 .verdict{font-size:1.2rem;padding:.6rem;border-radius:.3rem;background:#f3f3f3}
 pre{white-space:pre-wrap;margin:0;font:13px/1.4 ui-monospace,monospace}
 """
@@ -107,15 +109,18 @@ def html_page(c: ComparisonRead) -> str:
         f"<td>{_html_mark(p.candidate.passed)}</td><td>{e(_soft_delta(p))}</td></tr>"
         for p in c.pairs
     )
-    changed = "".join(
-        f"<h3>{e(p.case_id)}: {e(p.change)}</h3><table><tr><th>Baseline "
-        f"(failed: {e(', '.join(p.baseline.failed_scores) or 'nothing')})</th><th>Candidate "
-        f"(failed: {e(', '.join(p.candidate.failed_scores) or 'nothing')})</th></tr><tr>"
-        f"<td><pre>{e(p.baseline.answer)}</pre></td><td><pre>{e(p.candidate.answer)}</pre></td>"
-        "</tr></table>"
-        for p in c.pairs
-        if p.change != "same"
-    ) or "<p>None.</p>"
+    changed = (
+        "".join(
+            f"<h3>{e(p.case_id)}: {e(p.change)}</h3><table><tr><th>Baseline "
+            f"(failed: {e(', '.join(p.baseline.failed_scores) or 'nothing')})</th><th>Candidate "
+            f"(failed: {e(', '.join(p.candidate.failed_scores) or 'nothing')})</th></tr><tr>"
+            f"<td><pre>{e(p.baseline.answer)}</pre></td><td><pre>{e(p.candidate.answer)}</pre></td>"
+            "</tr></table>"
+            for p in c.pairs
+            if p.change != "same"
+        )
+        or "<p>None.</p>"
+    )
     facts = [
         ("Baseline", _run_line(baseline)),
         ("Candidate", _run_line(candidate)),

@@ -33,9 +33,62 @@ _REF = re.compile(r"\b(note|resource|course):([0-9a-f-]{36})\b")
 _WORDS = re.compile(r"[^\W\d_]{3,}", re.UNICODE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _STOPWORDS = frozenset(
-    "the and for with you your are this that from into about what how have has will can not "
-    "its their them they our out all any but was were been more most some such than then there "
-    "these those which while who why use using used also each other over under only very".split()
+    (
+        "the",
+        "and",
+        "for",
+        "with",
+        "you",
+        "your",
+        "are",
+        "this",
+        "that",
+        "from",
+        "into",
+        "about",
+        "what",
+        "how",
+        "have",
+        "has",
+        "will",
+        "can",
+        "not",
+        "its",
+        "their",
+        "them",
+        "they",
+        "our",
+        "out",
+        "all",
+        "any",
+        "but",
+        "was",
+        "were",
+        "been",
+        "more",
+        "most",
+        "some",
+        "such",
+        "than",
+        "then",
+        "there",
+        "these",
+        "those",
+        "which",
+        "while",
+        "who",
+        "why",
+        "use",
+        "using",
+        "used",
+        "also",
+        "each",
+        "other",
+        "over",
+        "under",
+        "only",
+        "very",
+    )
 )
 INVENTED_SENTENCE = "Experts agree this is the single most important topic of the course."
 
@@ -52,7 +105,8 @@ class ScriptedModel:
     world: BuiltWorld | None = None
 
     def __call__(self, request: Json) -> Reply:
-        assert self.case is not None and self.world is not None, "no case is running"
+        assert self.case is not None, "no case is running"
+        assert self.world is not None, "no world is built"
         messages: list[Json] = request["messages"]
         match self.case.suite:
             case "chat":
@@ -155,16 +209,16 @@ def _fill(value: Any, message: str, world: BuiltWorld) -> Any:
         return [_fill(item, message, world) for item in value]
     if not isinstance(value, str) or not value.startswith("@"):
         return value
-    token = value[1:]
-    if token == "message":
+    placeholder = value[1:]
+    if placeholder == "message":
         return message
-    if token.startswith("date:"):
-        return (world.today + timedelta(days=int(token[5:]))).isoformat()
-    if token.startswith("time:"):
-        days, _, clock = token[5:].partition(" ")
+    if placeholder.startswith("date:"):
+        return (world.today + timedelta(days=int(placeholder[5:]))).isoformat()
+    if placeholder.startswith("time:"):
+        days, _, clock = placeholder[5:].partition(" ")
         day = world.today + timedelta(days=int(days))
         return datetime.combine(day, time.fromisoformat(clock), _zone(world)).isoformat()
-    return str(world.resolve(token))
+    return str(world.resolve(placeholder))
 
 
 # --- summary ---------------------------------------------------------------------------------
@@ -197,7 +251,7 @@ def _summary(prompt: str) -> str:
 
 
 def _between(text: str, start: str, end: str) -> str:
-    head, found, rest = text.partition(start)
+    _, found, rest = text.partition(start)
     return rest.partition(end)[0] if found else ""
 
 

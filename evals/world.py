@@ -30,7 +30,7 @@ from domain.users.models import User
 from evals.cases import UserWorld, World
 
 # Eval users never log in: no password can match this hash.
-_NO_PASSWORD = "!eval-user"
+_NO_PASSWORD = "!eval-user"  # noqa: S105 - not a credential: an impossible hash
 
 
 @dataclass
@@ -59,7 +59,10 @@ class BuiltWorld:
             return self.intruder.ids[handle.removeprefix("intruder.")]
         if handle in self.student.ids:
             return self.student.ids[handle]
-        if handle in self.intruder.ids and self.intruder.ids[handle] not in self.intruder.private_ids:
+        if (
+            handle in self.intruder.ids
+            and self.intruder.ids[handle] not in self.intruder.private_ids
+        ):
             return self.intruder.ids[handle]
         raise LookupError(f"the world has no {handle!r} the student can see")
 
@@ -110,7 +113,7 @@ async def build_world(
         today = datetime.now(ZoneInfo(owned.user.timezone)).date()
         goals = GoalService(session)
         for goal in spec.goals:
-            view = await goals.create(
+            goal_view = await goals.create(
                 owned.user,
                 GoalCreate(
                     title=goal.title,
@@ -127,10 +130,10 @@ async def build_world(
             while left > 0:
                 minutes = min(left, MAX_EVENT_MINUTES)
                 await goals.record_progress(
-                    owned.user, view.goal.id, ProgressEventCreate(minutes=minutes)
+                    owned.user, goal_view.goal.id, ProgressEventCreate(minutes=minutes)
                 )
                 left -= minutes
-            _own(owned, f"goal:{goal.handle}", view.goal.id, goal.title, goal.description)
+            _own(owned, f"goal:{goal.handle}", goal_view.goal.id, goal.title, goal.description)
         for note in spec.notes:
             row = await NoteService(session).create(
                 user_id,
@@ -150,7 +153,7 @@ async def build_world(
                 ResourceCreate(
                     title=resource.title,
                     url=resource.url,
-                    type=resource.type,  # type: ignore[arg-type]
+                    type=resource.type,
                     description=resource.description,
                     tags=resource.tags,
                     course_id=course_id,
@@ -176,7 +179,7 @@ async def build_world(
                     end=start + timedelta(minutes=block.minutes),
                     timezone=owned.user.timezone,
                     recurrence="FREQ=WEEKLY" if block.weekly else None,
-                    kind=block.kind,  # type: ignore[arg-type]
+                    kind=block.kind,
                 ),
             )
             owned.private_ids.add(created_block.id)

@@ -63,13 +63,13 @@ def available_versions(name: str) -> list[int]:
     )
 
 
-_pinned: ContextVar[Mapping[str, Prompt]] = ContextVar("pinned_prompts", default={})
+_pinned: ContextVar[Mapping[str, Prompt] | None] = ContextVar("pinned_prompts", default=None)
 
 
 @contextmanager
 def pinned_prompts(prompts: Iterable[Prompt]) -> Iterator[None]:
     """Within the block (and the tasks it starts), these prompts stand for their names."""
-    token = _pinned.set({**_pinned.get(), **{prompt.name: prompt for prompt in prompts}})
+    token = _pinned.set({**(_pinned.get() or {}), **{prompt.name: prompt for prompt in prompts}})
     try:
         yield
     finally:
@@ -78,7 +78,7 @@ def pinned_prompts(prompts: Iterable[Prompt]) -> Iterator[None]:
 
 def load_prompt(name: str, version: int | None = None) -> Prompt:
     """The prompt `name` at `version`; without one, the pinned prompt or the newest version."""
-    if version is None and (pinned := _pinned.get().get(name)) is not None:
+    if version is None and (pinned := (_pinned.get() or {}).get(name)) is not None:
         return pinned
     return _load_prompt(name, version)
 

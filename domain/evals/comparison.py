@@ -102,7 +102,12 @@ def summarise(results: Sequence[CaseResult]) -> dict[str, CaseSummary]:
         passes = sum(r.passed for r in repeats)
         softs = [r.soft_score for r in repeats if r.soft_score is not None]
         failed = sorted(
-            {s["name"] for r in repeats for s in r.scores if not s["passed"] and s["kind"] != "score"}
+            {
+                s["name"]
+                for r in repeats
+                for s in r.scores
+                if not s["passed"] and s["kind"] != "score"
+            }
         )
         summaries[case_id] = CaseSummary(
             case_id=case_id,

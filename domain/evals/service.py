@@ -81,7 +81,9 @@ class EvalService:
         ]
 
 
-def comparison_read(comparison: Comparison, baseline: EvalRun, candidate: EvalRun) -> ComparisonRead:
+def comparison_read(
+    comparison: Comparison, baseline: EvalRun, candidate: EvalRun
+) -> ComparisonRead:
     data = asdict(comparison)
     data["pairs"] = [
         {

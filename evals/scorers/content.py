@@ -17,9 +17,7 @@ def scores(evidence: Evidence) -> list[Score]:
     found: list[Score] = []
     if expect.says:
         missing = [s for s in expect.says if s.lower() not in answer.lower()]
-        found.append(
-            Score("says", "check", not missing, explanation=_missing("phrases", missing))
-        )
+        found.append(Score("says", "check", not missing, explanation=_missing("phrases", missing)))
     if expect.never_says:
         said = [s for s in expect.never_says if s.lower() in answer.lower()]
         found.append(
@@ -34,10 +32,10 @@ def scores(evidence: Evidence) -> list[Score]:
         cited = {c["id"] for c in evidence.outcome.citations}
         wanted = {h: str(evidence.world.resolve(h)) for h in expect.cites}
         missing = [h for h, object_id in wanted.items() if object_id not in cited]
-        found.append(Score("cites", "check", not missing, explanation=_missing("citations", missing)))
         found.append(
-            Score("citation_recall", "score", not missing, 1 - len(missing) / len(wanted))
+            Score("cites", "check", not missing, explanation=_missing("citations", missing))
         )
+        found.append(Score("citation_recall", "score", not missing, 1 - len(missing) / len(wanted)))
     if expect.changes:
         made = {c["type"] for c in evidence.outcome.changes}
         missing = [c for c in expect.changes if c not in made]

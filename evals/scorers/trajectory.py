@@ -40,9 +40,7 @@ def match(
             elif why := _mismatch(actual[index], wanted[index], world):
                 problems.append(f"call {index + 1}: {why}")
         hits = sum(
-            1
-            for a, w in zip(actual, wanted, strict=False)
-            if _mismatch(a, w, world) is None
+            1 for a, w in zip(actual, wanted, strict=False) if _mismatch(a, w, world) is None
         )
         value = hits / max(len(wanted), len(actual)) if (wanted or actual) else 1.0
         return not problems, value, "; ".join(problems) or "same calls in the same order"
@@ -51,7 +49,9 @@ def match(
     for want in wanted:
         found = next((a for a in unmatched_actual if _mismatch(a, want, world) is None), None)
         if found is None:
-            near = [_mismatch(a, want, world) for a in unmatched_actual if a["name"] == want["name"]]
+            near = [
+                _mismatch(a, want, world) for a in unmatched_actual if a["name"] == want["name"]
+            ]
             missing.append(f"{_name(want)} not made" + (f" ({near[0]})" if near else ""))
         else:
             unmatched_actual.remove(found)
@@ -70,7 +70,9 @@ def _name(call: dict[str, Any]) -> str:
     return str(call["name"])
 
 
-def _mismatch(actual: dict[str, Any], wanted: dict[str, Any], world: BuiltWorld | None) -> str | None:
+def _mismatch(
+    actual: dict[str, Any], wanted: dict[str, Any], world: BuiltWorld | None
+) -> str | None:
     if actual["name"] != wanted["name"]:
         return f"expected {wanted['name']}, got {actual['name']}"
     for arg, rule in (wanted.get("args") or {}).items():

@@ -7,20 +7,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.evals.service import EvalService
 from evals import report
+from evals.cases import load_suite
 from evals.runner import RunOptions
 from prompts import load_prompt_file
 from tests.evals.conftest import RunSuite
 
 WORSE_CHAT_PROMPT = Path(__file__).parent / "fixtures" / "chat_system_worse.md"
+# The cases these prompt rules touch, plus a few they must not: enough for McNemar to see the
+# regression, few enough to keep CI short (the full suite runs in test_suites).
+SAMPLE_TAGS = {"citation", "injection", "no-tool"}
 
 
 async def test_the_current_chat_prompt_against_itself_shows_no_difference_and_a_worse_one_regresses(
     run: RunSuite, db_session: AsyncSession
 ) -> None:
-    baseline = await run(RunOptions(suite="chat", label="baseline"))
-    again = await run(RunOptions(suite="chat", label="baseline again"))
+    cases = [c for c in load_suite("chat") if SAMPLE_TAGS & set(c.case.tags)]
+    baseline = await run(RunOptions(suite="chat", label="baseline"), cases)
+    again = await run(RunOptions(suite="chat", label="baseline again"), cases)
     worse = load_prompt_file("chat/system", WORSE_CHAT_PROMPT)
-    candidate = await run(RunOptions(suite="chat", prompts=[worse], label="worse"))
+    candidate = await run(RunOptions(suite="chat", prompts=[worse], label="worse"), cases)
     service = EvalService(db_session)
 
     same = await service.compare(baseline.run_id, again.run_id)
@@ -30,7 +35,9 @@ async def test_the_current_chat_prompt_against_itself_shows_no_difference_and_a_
     assert same.verdict.startswith("NO REGRESSION")
 
     worse_comparison = await service.compare(baseline.run_id, candidate.run_id)
-    assert worse_comparison.candidate.prompts == {"chat/system": "chat/system@file:chat_system_worse.md"}
+    assert worse_comparison.candidate.prompts == {
+        "chat/system": "chat/system@file:chat_system_worse.md"
+    }
     assert not worse_comparison.non_inferior
     assert worse_comparison.verdict.startswith("REGRESSION")
     assert worse_comparison.regressed >= 6
@@ -46,4 +53,5 @@ async def test_the_current_chat_prompt_against_itself_shows_no_difference_and_a_
     assert "### chat/injection/forum-note: regressed" in markdown
     assert "changes_only_when_asked" in markdown
     page = report.html_page(worse_comparison)
-    assert page.startswith("<!doctype html>") and "chat/one-tool/chain-rule-note" in page
+    assert page.startswith("<!doctype html>")
+    assert "chat/one-tool/chain-rule-note" in page
