@@ -146,7 +146,7 @@ def compare(
     markdown = out / f"{stem}.md"
     markdown.write_text(report.markdown(comparison), "utf-8")
     (out / f"{stem}.html").write_text(report.html_page(comparison), "utf-8")
-    console.print(report.markdown(comparison).split("\n## Every case")[0], markup=False)
+    typer.echo(report.markdown(comparison).split("\n## Every case")[0])
     console.print(f"Reports: {markdown} and {out / (stem + '.html')}")
     if not comparison.non_inferior or comparison.candidate_gate_failures:
         raise typer.Exit(1)

@@ -58,6 +58,19 @@ def scores(evidence: Evidence) -> list[Score]:
         found.append(Score("facts_coverage", "score", share >= expect.min_facts, share))
     if evidence.case.suite == "summary":
         found.append(faithfulness(evidence))
+    if evidence.case.suite == "plan" and evidence.outcome.output:
+        proof = evidence.outcome.output["proof"]
+        needed = proof["minutes_needed"]
+        share = proof["minutes_placed"] / needed if needed else 1.0
+        found.append(
+            Score(
+                "minutes_placed",
+                "score",
+                proof["minutes_short"] == 0,
+                share,
+                f"{proof['minutes_placed']} of {needed} minutes placed",
+            )
+        )
     if expect.fits is not None:
         fits = bool(evidence.outcome.output["proof"]["fits"])
         short = evidence.outcome.output["proof"]["minutes_short"]
