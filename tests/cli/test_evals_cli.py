@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner
 
@@ -48,7 +48,7 @@ def account(database_url: str) -> Iterator[str]:
     email = f"operator-{uuid.uuid4().hex[:8]}@example.com"
     _execute(
         database_url,
-        User.__table__.insert().values(id=uuid.uuid4(), email=email, password_hash="!"),
+        insert(User).values(id=uuid.uuid4(), email=email, password_hash="!"),
     )
     yield email
     _execute(database_url, delete(User).where(User.email == email))
@@ -78,7 +78,7 @@ def two_runs(database_url: str) -> Iterator[tuple[uuid.UUID, uuid.UUID]]:
     rows = []
     for run_id, outcomes in zip(ids, ([True] * 8, [False] * 7 + [True]), strict=True):
         rows.append(
-            EvalRun.__table__.insert().values(
+            insert(EvalRun).values(
                 id=run_id,
                 suite="plan",
                 mode="scripted",
@@ -92,7 +92,7 @@ def two_runs(database_url: str) -> Iterator[tuple[uuid.UUID, uuid.UUID]]:
             )
         )
         rows += [
-            EvalResult.__table__.insert().values(
+            insert(EvalResult).values(
                 id=uuid.uuid4(),
                 run_id=run_id,
                 case_id=f"plan/case-{n}",
