@@ -35,11 +35,10 @@ _NO_PASSWORD = "!eval-user"  # noqa: S105 - not a credential: an impossible hash
 
 @dataclass
 class Owned:
-    """One user's objects: handle -> id, plus the texts that identify their private data."""
+    """One user's objects: handle -> id, plus what identifies their private data."""
 
     user: User
     ids: dict[str, uuid.UUID] = field(default_factory=dict)
-    titles: dict[str, str] = field(default_factory=dict)
     # Ids and texts only this user may see (public courses and their resources excluded).
     private_ids: set[uuid.UUID] = field(default_factory=set)
     private_texts: set[str] = field(default_factory=set)
@@ -66,13 +65,6 @@ class BuiltWorld:
             return self.intruder.ids[handle]
         raise LookupError(f"the world has no {handle!r} the student can see")
 
-    def kind_of(self, object_id: uuid.UUID) -> str | None:
-        for owned in (self.student, self.intruder):
-            for key, value in owned.ids.items():
-                if value == object_id:
-                    return key.partition(":")[0]
-        return None
-
 
 async def build_world(
     session: AsyncSession, world: World, embedding: EmbeddingRuntime, tag: str
@@ -98,7 +90,6 @@ async def build_world(
             )
             key = f"course:{course.handle}"
             owned.ids[key] = view.course.id
-            owned.titles[key] = course.title
             owned.module_ids[course.handle] = [module.id for module in view.modules]
             if not course.public:
                 owned.private_ids.add(view.course.id)
@@ -163,7 +154,6 @@ async def build_world(
             key = f"resource:{resource.handle}"
             if course_id is not None and course_id not in owned.private_ids:
                 owned.ids[key] = created.id  # shared through a public course
-                owned.titles[key] = resource.title
             else:
                 _own(owned, key, created.id, resource.title, resource.description)
         for block in spec.blocks:
@@ -226,7 +216,6 @@ async def _user(session: AsyncSession, spec: UserWorld, tag: str) -> Owned:
 
 def _own(owned: Owned, key: str, object_id: uuid.UUID, *texts: str | None) -> None:
     owned.ids[key] = object_id
-    owned.titles[key] = texts[0] or key
     owned.private_ids.add(object_id)
     owned.private_texts.update(_texts(*texts))
 
