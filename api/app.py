@@ -26,6 +26,7 @@ from api.routes import (
     ai_status,
     auth,
     courses,
+    evals,
     goals,
     health,
     metrics,
@@ -170,6 +171,7 @@ def create_app(
         plans,
         voice,
         realtime,
+        evals,
     ):
         api.include_router(module.router)
     app.include_router(api)

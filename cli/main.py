@@ -11,7 +11,10 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from cli.database import EMBEDDED_DATABASE
+from cli.evals import app as evals_app
 from cli.supervisor import Supervisor
+from cli.users import app as users_app
 from core import migrate
 from core.config import get_settings
 from core.database_admin import ensure_database
@@ -22,8 +25,8 @@ from core.logging import configure_logging
 app = typer.Typer(help="StudyPilot: the backend of an AI study assistant.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-
-EMBEDDED_DATABASE = "studypilot"
+app.add_typer(evals_app, name="evals")
+app.add_typer(users_app, name="users")
 
 
 @app.command()

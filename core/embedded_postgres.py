@@ -165,6 +165,14 @@ class EmbeddedPostgres:
         self._wait_ready()
         return self.process
 
+    def attach(self) -> bool:
+        """Use a server of this cluster that is already running (another process's, e.g. the
+        stack of `studypilot run`) instead of starting one; False when none runs."""
+        if not self.state_file.exists() or self._leftover_server_pid() is None:
+            return False
+        self.state = ClusterState(**json.loads(self.state_file.read_text()))
+        return True
+
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return

@@ -1,6 +1,6 @@
 from typing import Any
 
-from sqlalchemy import String
+from sqlalchemy import CheckConstraint, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -9,6 +9,7 @@ from core.db import Base, IdMixin, TimestampMixin
 
 class User(IdMixin, TimestampMixin, Base):
     __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('student', 'admin')", name="role"),)
 
     # Stored normalised (lower-cased), so the unique constraint is case-insensitive.
     email: Mapped[str] = mapped_column(String(320), unique=True)
@@ -18,3 +19,5 @@ class User(IdMixin, TimestampMixin, Base):
     study_preferences: Mapped[dict[str, Any]] = mapped_column(
         JSONB, default=dict, server_default="{}"
     )
+    # "student" or "admin"; admins read eval results (`studypilot users promote EMAIL`).
+    role: Mapped[str] = mapped_column(String(16), default="student", server_default="student")

@@ -59,3 +59,12 @@ class UserService:
         await self.session.flush()
         await self.session.refresh(user)
         return user
+
+    async def set_role(self, email: str, role: str) -> User:
+        """Make the account with this email a `student` or an `admin` (an operator's act)."""
+        user = await self.users.get_by_email(normalise_email(email))
+        if user is None:
+            raise NotFoundError("No account has this email.")
+        user.role = role
+        await self.session.flush()
+        return user

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.security import TokenCodec
 from domain.conversations.models import Conversation
+from domain.evals.models import EvalRun
 from domain.plans.models import PlanSession, StudyPlan
 from domain.users.models import User
 from tests.fixtures.assertions import assert_error
@@ -73,6 +74,8 @@ CASES = [
     Case("GET", "/plans/{plan_id}"),
     Case("POST", "/plans/{plan_id}/accept"),
     Case("DELETE", "/plans/{plan_id}"),
+    # Eval runs belong to no student: anyone but an admin gets 404.
+    Case("GET", "/evals/runs/{run_id}"),
 ]
 
 
@@ -101,7 +104,18 @@ async def _world_of(session: AsyncSession, owner: User) -> dict[str, str]:
         prompt_version="plan/draft@v1",
         sessions=[PlanSession(position=0, title="Mine", objective="Mine", minutes=30)],
     )
-    session.add_all([conversation, plan])
+    eval_run = EvalRun(
+        suite="chat",
+        mode="scripted",
+        status="finished",
+        model="scripted",
+        prompts={},
+        repeats=1,
+        cases=0,
+        passed=0,
+        gate_failures=0,
+    )
+    session.add_all([conversation, plan, eval_run])
     await session.commit()
     return {
         "goal_id": str(goal.id),
@@ -115,6 +129,7 @@ async def _world_of(session: AsyncSession, owner: User) -> dict[str, str]:
         "resource_id": str(resource.id),
         "conversation_id": str(conversation.id),
         "plan_id": str(plan.id),
+        "run_id": str(eval_run.id),
     }
 
 
