@@ -18,8 +18,10 @@ from agents.chat.turn import ChatTurn
 from agents.llm import provider_errors
 from agents.plan.drafter import GraphPlanDrafter
 from agents.plan.graph import draft_prompt
-from agents.recommend import RERANK_PROMPT, choose
+from agents.recommend import RERANK_PROMPT
+from agents.recommend.ranker import GraphRanker
 from agents.runs import AgentRuns
+from agents.structured import StructuredMethod, structured_method
 from agents.summary import GraphSummariser
 from core.config import Settings
 from core.db import unit_of_work
@@ -28,7 +30,7 @@ from domain.embeddings.runtime import EmbeddingRuntime
 from domain.plans.schemas import PlanCreate
 from domain.plans.service import PlanService
 from domain.recommendations.schemas import LearnerContext, RecommendationList, RecommendationRead
-from domain.recommendations.service import RecommendationService, RecommendationView
+from domain.recommendations.service import RecommendationService
 from domain.resources.schemas import ResourceRead
 from domain.summaries.schemas import SummaryRequest
 from domain.summaries.service import SummaryService
@@ -61,6 +63,10 @@ class Harness:
     runs: AgentRuns
     embedding: EmbeddingRuntime
     chat_graph: ChatGraph
+
+    @property
+    def structured(self) -> StructuredMethod:
+        return structured_method(self.model, self.settings.llm_structured_output)
 
 
 async def run_case(harness: Harness, case: Case, world: BuiltWorld) -> Outcome:
@@ -128,7 +134,7 @@ async def _summary(harness: Harness, case: Case, world: BuiltWorld) -> Outcome:
     user = world.student.user
     summariser = GraphSummariser(harness.model, harness.model_name, harness.runs, user.id)
     async with unit_of_work(harness.sessionmaker) as session:
-        read = await SummaryService(session).summarise(user.id, request, summariser)
+        read = await SummaryService(session).summarise(user.id, request, summariser, session.commit)
     return Outcome(answer=read.summary, output=read.model_dump(mode="json"))
 
 
@@ -140,10 +146,10 @@ async def _plan(harness: Harness, case: Case, world: BuiltWorld) -> Outcome:
     )
     user = world.student.user
     drafter = GraphPlanDrafter(
-        harness.model, harness.model_name, harness.runs, user.id, prompt=draft_prompt()
+        harness.model, harness.model_name, harness.runs, user.id, harness.structured, draft_prompt()
     )
     async with unit_of_work(harness.sessionmaker) as session:
-        plan = await PlanService(session).create_draft(user, request, drafter)
+        plan = await PlanService(session).create_draft(user, request, drafter, session.commit)
     titles = "\n".join(f"- {session.title}: {session.objective}" for session in plan.sessions)
     return Outcome(answer=titles, output=plan.model_dump(mode="json"))
 
@@ -161,16 +167,13 @@ async def _recommend(harness: Harness, case: Case, world: BuiltWorld) -> Outcome
     )
     user = world.student.user
     prompt = load_prompt(RERANK_PROMPT)
-    views: list[RecommendationView] = []
+    ranker = GraphRanker(
+        harness.model, harness.model_name, harness.runs, user.id, prompt, harness.structured
+    )
     async with unit_of_work(harness.sessionmaker) as session:
-        service = RecommendationService(session)
-        pool = await service.find_candidates(user.id, context, harness.embedding, case.limit)
-        if pool.candidates:
-            async with harness.runs.track(
-                user.id, "recommend", harness.model_name, prompt.ref
-            ) as run:
-                choices = await choose(harness.model, prompt, pool, case.limit, run.callbacks)
-            views = await service.record(user.id, choices, run.id)
+        result = await RecommendationService(session).recommend(
+            user.id, context, harness.embedding, case.limit, ranker, session.commit
+        )
         listing = RecommendationList(
             items=[
                 RecommendationRead(
@@ -180,10 +183,12 @@ async def _recommend(harness: Harness, case: Case, world: BuiltWorld) -> Outcome
                     rank=view.recommendation.rank,
                     score=view.score,
                 )
-                for view in views
+                for view in result.views
             ],
             model=harness.model_name,
             prompt_version=prompt.ref,
+            drafted_by=result.drafted_by,
+            fallback_reason=result.fallback_reason,
         )
     answer = "\n".join(f"{item.resource.title}: {item.reason}" for item in listing.items)
     return Outcome(answer=answer, output=listing.model_dump(mode="json"))

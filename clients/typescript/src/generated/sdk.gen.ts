@@ -2,7 +2,7 @@
 
 import type { Client, Options as Options2, TDataShape } from './client';
 import { client } from './client.gen';
-import type { AiChatData, AiChatErrors, AiChatResponses, AiCreatePlanData, AiCreatePlanErrors, AiCreatePlanResponses, AiDeleteConversationData, AiDeleteConversationErrors, AiDeleteConversationResponses, AiGetConversationData, AiGetConversationErrors, AiGetConversationResponses, AiListConversationsData, AiListConversationsErrors, AiListConversationsResponses, AiRecommendResourcesData, AiRecommendResourcesErrors, AiRecommendResourcesResponses, AiStatusData, AiStatusErrors, AiStatusResponses, AiSummariseData, AiSummariseErrors, AiSummariseResponses, AuthLoginData, AuthLoginErrors, AuthLoginResponses, AuthLogoutData, AuthLogoutErrors, AuthLogoutResponses, AuthMeData, AuthMeErrors, AuthMeResponses, AuthRefreshData, AuthRefreshErrors, AuthRefreshResponses, AuthRegisterData, AuthRegisterErrors, AuthRegisterResponses, CoursesAddModuleData, CoursesAddModuleErrors, CoursesAddModuleResponses, CoursesCompleteModuleData, CoursesCompleteModuleErrors, CoursesCompleteModuleResponses, CoursesCreateCourseData, CoursesCreateCourseErrors, CoursesCreateCourseResponses, CoursesEnrollData, CoursesEnrollErrors, CoursesEnrollResponses, CoursesGetCourseData, CoursesGetCourseErrors, CoursesGetCourseResponses, CoursesListCoursesData, CoursesListCoursesErrors, CoursesListCoursesResponses, CoursesReorderModulesData, CoursesReorderModulesErrors, CoursesReorderModulesResponses, CoursesUpdateCourseData, CoursesUpdateCourseErrors, CoursesUpdateCourseResponses, CoursesUpdateModuleData, CoursesUpdateModuleErrors, CoursesUpdateModuleResponses, GoalsCreateGoalData, GoalsCreateGoalErrors, GoalsCreateGoalResponses, GoalsDeleteGoalData, GoalsDeleteGoalErrors, GoalsDeleteGoalResponses, GoalsGetGoalData, GoalsGetGoalErrors, GoalsGetGoalResponses, GoalsListGoalsData, GoalsListGoalsErrors, GoalsListGoalsResponses, GoalsListProgressData, GoalsListProgressErrors, GoalsListProgressResponses, GoalsRecordProgressData, GoalsRecordProgressErrors, GoalsRecordProgressResponses, GoalsUpdateGoalData, GoalsUpdateGoalErrors, GoalsUpdateGoalResponses, HealthData, HealthErrors, HealthResponses, NotesCreateNoteData, NotesCreateNoteErrors, NotesCreateNoteResponses, NotesDeleteNoteData, NotesDeleteNoteErrors, NotesDeleteNoteResponses, NotesGetNoteData, NotesGetNoteErrors, NotesGetNoteResponses, NotesListNotesData, NotesListNotesErrors, NotesListNotesResponses, NotesUpdateNoteData, NotesUpdateNoteErrors, NotesUpdateNoteResponses, PlansAcceptPlanData, PlansAcceptPlanErrors, PlansAcceptPlanResponses, PlansDeletePlanData, PlansDeletePlanErrors, PlansDeletePlanResponses, PlansGetPlanData, PlansGetPlanErrors, PlansGetPlanResponses, PlansListPlansData, PlansListPlansErrors, PlansListPlansResponses, RemindersCreateReminderData, RemindersCreateReminderErrors, RemindersCreateReminderResponses, RemindersDeleteReminderData, RemindersDeleteReminderErrors, RemindersDeleteReminderResponses, RemindersGetReminderData, RemindersGetReminderErrors, RemindersGetReminderResponses, RemindersListRemindersData, RemindersListRemindersErrors, RemindersListRemindersResponses, ResourcesCreateResourceData, ResourcesCreateResourceErrors, ResourcesCreateResourceResponses, ResourcesDeleteResourceData, ResourcesDeleteResourceErrors, ResourcesDeleteResourceResponses, ResourcesGetResourceData, ResourcesGetResourceErrors, ResourcesGetResourceResponses, ResourcesListResourcesData, ResourcesListResourcesErrors, ResourcesListResourcesResponses, ResourcesUpdateResourceData, ResourcesUpdateResourceErrors, ResourcesUpdateResourceResponses, ScheduleCancelOccurrenceData, ScheduleCancelOccurrenceErrors, ScheduleCancelOccurrenceResponses, ScheduleCreateBlockData, ScheduleCreateBlockErrors, ScheduleCreateBlockResponses, ScheduleDeleteBlockData, ScheduleDeleteBlockErrors, ScheduleDeleteBlockResponses, ScheduleGetBlockData, ScheduleGetBlockErrors, ScheduleGetBlockResponses, ScheduleListScheduleData, ScheduleListScheduleErrors, ScheduleListScheduleResponses, ScheduleUpdateBlockData, ScheduleUpdateBlockErrors, ScheduleUpdateBlockResponses, ScheduleUpdateOccurrenceData, ScheduleUpdateOccurrenceErrors, ScheduleUpdateOccurrenceResponses, UsersGetUserData, UsersGetUserErrors, UsersGetUserResponses, UsersUpdateUserData, UsersUpdateUserErrors, UsersUpdateUserResponses, VoiceListVoiceSessionsData, VoiceListVoiceSessionsErrors, VoiceListVoiceSessionsResponses, VoiceLivekitWebhookData, VoiceLivekitWebhookErrors, VoiceLivekitWebhookResponses, VoiceStartVoiceSessionData, VoiceStartVoiceSessionErrors, VoiceStartVoiceSessionResponses } from './types.gen';
+import type { AiChatData, AiChatErrors, AiChatResponses, AiCreatePlanData, AiCreatePlanErrors, AiCreatePlanResponses, AiDeleteConversationData, AiDeleteConversationErrors, AiDeleteConversationResponses, AiGetConversationData, AiGetConversationErrors, AiGetConversationResponses, AiListConversationsData, AiListConversationsErrors, AiListConversationsResponses, AiRecommendResourcesData, AiRecommendResourcesErrors, AiRecommendResourcesResponses, AiStatusData, AiStatusErrors, AiStatusResponses, AiSummariseData, AiSummariseErrors, AiSummariseResponses, AuthLoginData, AuthLoginErrors, AuthLoginResponses, AuthLogoutData, AuthLogoutErrors, AuthLogoutResponses, AuthMeData, AuthMeErrors, AuthMeResponses, AuthRefreshData, AuthRefreshErrors, AuthRefreshResponses, AuthRegisterData, AuthRegisterErrors, AuthRegisterResponses, CoursesAddModuleData, CoursesAddModuleErrors, CoursesAddModuleResponses, CoursesCompleteModuleData, CoursesCompleteModuleErrors, CoursesCompleteModuleResponses, CoursesCreateCourseData, CoursesCreateCourseErrors, CoursesCreateCourseResponses, CoursesEnrollData, CoursesEnrollErrors, CoursesEnrollResponses, CoursesGetCourseData, CoursesGetCourseErrors, CoursesGetCourseResponses, CoursesListCoursesData, CoursesListCoursesErrors, CoursesListCoursesResponses, CoursesReorderModulesData, CoursesReorderModulesErrors, CoursesReorderModulesResponses, CoursesUpdateCourseData, CoursesUpdateCourseErrors, CoursesUpdateCourseResponses, CoursesUpdateModuleData, CoursesUpdateModuleErrors, CoursesUpdateModuleResponses, EvalsCompareRunsData, EvalsCompareRunsErrors, EvalsCompareRunsResponses, EvalsGetRunData, EvalsGetRunErrors, EvalsGetRunResponses, EvalsListRunsData, EvalsListRunsErrors, EvalsListRunsResponses, GoalsCreateGoalData, GoalsCreateGoalErrors, GoalsCreateGoalResponses, GoalsDeleteGoalData, GoalsDeleteGoalErrors, GoalsDeleteGoalResponses, GoalsGetGoalData, GoalsGetGoalErrors, GoalsGetGoalResponses, GoalsListGoalsData, GoalsListGoalsErrors, GoalsListGoalsResponses, GoalsListProgressData, GoalsListProgressErrors, GoalsListProgressResponses, GoalsRecordProgressData, GoalsRecordProgressErrors, GoalsRecordProgressResponses, GoalsUpdateGoalData, GoalsUpdateGoalErrors, GoalsUpdateGoalResponses, HealthData, HealthErrors, HealthResponses, NotesCreateNoteData, NotesCreateNoteErrors, NotesCreateNoteResponses, NotesDeleteNoteData, NotesDeleteNoteErrors, NotesDeleteNoteResponses, NotesGetNoteData, NotesGetNoteErrors, NotesGetNoteResponses, NotesListNotesData, NotesListNotesErrors, NotesListNotesResponses, NotesUpdateNoteData, NotesUpdateNoteErrors, NotesUpdateNoteResponses, PlansAcceptPlanData, PlansAcceptPlanErrors, PlansAcceptPlanResponses, PlansDeletePlanData, PlansDeletePlanErrors, PlansDeletePlanResponses, PlansGetPlanData, PlansGetPlanErrors, PlansGetPlanResponses, PlansListPlansData, PlansListPlansErrors, PlansListPlansResponses, RealtimeIssueTicketData, RealtimeIssueTicketErrors, RealtimeIssueTicketResponses, RealtimeSchemaData, RealtimeSchemaErrors, RealtimeSchemaResponses, RemindersCreateReminderData, RemindersCreateReminderErrors, RemindersCreateReminderResponses, RemindersDeleteReminderData, RemindersDeleteReminderErrors, RemindersDeleteReminderResponses, RemindersGetReminderData, RemindersGetReminderErrors, RemindersGetReminderResponses, RemindersListRemindersData, RemindersListRemindersErrors, RemindersListRemindersResponses, ResourcesCreateResourceData, ResourcesCreateResourceErrors, ResourcesCreateResourceResponses, ResourcesDeleteResourceData, ResourcesDeleteResourceErrors, ResourcesDeleteResourceResponses, ResourcesGetResourceData, ResourcesGetResourceErrors, ResourcesGetResourceResponses, ResourcesListResourcesData, ResourcesListResourcesErrors, ResourcesListResourcesResponses, ResourcesUpdateResourceData, ResourcesUpdateResourceErrors, ResourcesUpdateResourceResponses, ScheduleCancelOccurrenceData, ScheduleCancelOccurrenceErrors, ScheduleCancelOccurrenceResponses, ScheduleCreateBlockData, ScheduleCreateBlockErrors, ScheduleCreateBlockResponses, ScheduleDeleteBlockData, ScheduleDeleteBlockErrors, ScheduleDeleteBlockResponses, ScheduleGetBlockData, ScheduleGetBlockErrors, ScheduleGetBlockResponses, ScheduleListScheduleData, ScheduleListScheduleErrors, ScheduleListScheduleResponses, ScheduleUpdateBlockData, ScheduleUpdateBlockErrors, ScheduleUpdateBlockResponses, ScheduleUpdateOccurrenceData, ScheduleUpdateOccurrenceErrors, ScheduleUpdateOccurrenceResponses, UsersGetUserData, UsersGetUserErrors, UsersGetUserResponses, UsersUpdateUserData, UsersUpdateUserErrors, UsersUpdateUserResponses, VoiceListVoiceSessionsData, VoiceListVoiceSessionsErrors, VoiceListVoiceSessionsResponses, VoiceLivekitWebhookData, VoiceLivekitWebhookErrors, VoiceLivekitWebhookResponses, VoiceStartVoiceSessionData, VoiceStartVoiceSessionErrors, VoiceStartVoiceSessionResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -699,5 +699,60 @@ export const voiceLivekitWebhook = <ThrowOnError extends boolean = false>(option
 export const voiceListVoiceSessions = <ThrowOnError extends boolean = false>(options?: Options<VoiceListVoiceSessionsData, ThrowOnError>) => (options?.client ?? client).get<VoiceListVoiceSessionsResponses, VoiceListVoiceSessionsErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/ai/voice-sessions',
+    ...options
+});
+
+/**
+ * Issue Ticket
+ *
+ * A one-use ticket for opening `/realtime/ws`, valid for 30 s (no token in the URL). The
+ * socket lives as long as this sign-in: logging out closes it (4401) within a minute.
+ */
+export const realtimeIssueTicket = <ThrowOnError extends boolean = false>(options?: Options<RealtimeIssueTicketData, ThrowOnError>) => (options?.client ?? client).post<RealtimeIssueTicketResponses, RealtimeIssueTicketErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/realtime/ticket',
+    ...options
+});
+
+/**
+ * Realtime Schema
+ *
+ * The websocket protocol as JSON Schema, generated from the server's own models:
+ * `$defs/ClientMessage` and `$defs/ServerMessage`, discriminated by `type`.
+ */
+export const realtimeSchema = <ThrowOnError extends boolean = false>(options?: Options<RealtimeSchemaData, ThrowOnError>) => (options?.client ?? client).get<RealtimeSchemaResponses, RealtimeSchemaErrors, ThrowOnError>({ url: '/api/v1/realtime/schema', ...options });
+
+/**
+ * List Runs
+ *
+ * Eval runs, newest first, optionally of one suite.
+ */
+export const evalsListRuns = <ThrowOnError extends boolean = false>(options?: Options<EvalsListRunsData, ThrowOnError>) => (options?.client ?? client).get<EvalsListRunsResponses, EvalsListRunsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/evals/runs',
+    ...options
+});
+
+/**
+ * Get Run
+ *
+ * A run with every result: scores with their explanations, tokens, latency, transcript.
+ */
+export const evalsGetRun = <ThrowOnError extends boolean = false>(options: Options<EvalsGetRunData, ThrowOnError>) => (options.client ?? client).get<EvalsGetRunResponses, EvalsGetRunErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/evals/runs/{run_id}',
+    ...options
+});
+
+/**
+ * Compare Runs
+ *
+ * Baseline against candidate, paired per case: flipped cases first, exact McNemar on the
+ * flips, paired bootstrap 95% intervals, the non-inferiority verdict. 422 different_suites
+ * for runs of two suites.
+ */
+export const evalsCompareRuns = <ThrowOnError extends boolean = false>(options: Options<EvalsCompareRunsData, ThrowOnError>) => (options.client ?? client).get<EvalsCompareRunsResponses, EvalsCompareRunsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/evals/compare',
     ...options
 });

@@ -49,6 +49,54 @@ export type AvailableHours = {
 };
 
 /**
+ * CasePairRead
+ */
+export type CasePairRead = {
+    /**
+     * Case Id
+     */
+    case_id: string;
+    /**
+     * Change
+     *
+     * regressed, improved or same.
+     */
+    change: string;
+    baseline: CaseSideRead;
+    candidate: CaseSideRead;
+};
+
+/**
+ * CaseSideRead
+ */
+export type CaseSideRead = {
+    /**
+     * Passed
+     */
+    passed: boolean;
+    /**
+     * Pass Rate
+     */
+    pass_rate: number;
+    /**
+     * Gates Passed
+     */
+    gates_passed: boolean;
+    /**
+     * Soft Score
+     */
+    soft_score: number | null;
+    /**
+     * Failed Scores
+     */
+    failed_scores: Array<string>;
+    /**
+     * Answer
+     */
+    answer: string;
+};
+
+/**
  * Change
  */
 export type Change = {
@@ -142,6 +190,85 @@ export type Citation = {
      * Title
      */
     title: string;
+};
+
+/**
+ * ComparisonRead
+ */
+export type ComparisonRead = {
+    baseline: EvalRunRead;
+    candidate: EvalRunRead;
+    /**
+     * Cases
+     */
+    cases: number;
+    /**
+     * Baseline Pass Rate
+     */
+    baseline_pass_rate: number;
+    /**
+     * Candidate Pass Rate
+     */
+    candidate_pass_rate: number;
+    /**
+     * Regressed
+     */
+    regressed: number;
+    /**
+     * Improved
+     */
+    improved: number;
+    /**
+     * Mcnemar P
+     *
+     * Exact McNemar test on the pass/fail flips.
+     */
+    mcnemar_p: number;
+    /**
+     * Paired bootstrap, 95%.
+     */
+    pass_rate_difference: IntervalRead;
+    soft_score_difference: IntervalRead | null;
+    /**
+     * Candidate Gate Failures
+     */
+    candidate_gate_failures: number;
+    /**
+     * Baseline Gate Failures
+     */
+    baseline_gate_failures: number;
+    /**
+     * Margin
+     */
+    margin: number;
+    /**
+     * Non Inferior
+     */
+    non_inferior: boolean;
+    /**
+     * Verdict
+     */
+    verdict: string;
+    /**
+     * Detectable
+     *
+     * The smallest difference this sample could show.
+     */
+    detectable: string;
+    /**
+     * Pairs
+     *
+     * Flipped cases first.
+     */
+    pairs: Array<CasePairRead>;
+    /**
+     * Only In Baseline
+     */
+    only_in_baseline: Array<string>;
+    /**
+     * Only In Candidate
+     */
+    only_in_candidate: Array<string>;
 };
 
 /**
@@ -435,6 +562,226 @@ export type ErrorBody = {
 };
 
 /**
+ * EvalResultRead
+ */
+export type EvalResultRead = {
+    /**
+     * Case Id
+     */
+    case_id: string;
+    /**
+     * Repeat
+     */
+    repeat: number;
+    /**
+     * Passed
+     */
+    passed: boolean;
+    /**
+     * Gates Passed
+     */
+    gates_passed: boolean;
+    /**
+     * Soft Score
+     */
+    soft_score: number | null;
+    /**
+     * Scores
+     *
+     * Each scorer's verdict: name, kind (gate, check, score), passed, value, explanation.
+     */
+    scores: Array<{
+        [key: string]: unknown;
+    }>;
+    /**
+     * Prompt Versions
+     */
+    prompt_versions: Array<string>;
+    /**
+     * Model
+     */
+    model: string;
+    /**
+     * Input Tokens
+     */
+    input_tokens: number;
+    /**
+     * Output Tokens
+     */
+    output_tokens: number;
+    /**
+     * Latency Ms
+     */
+    latency_ms: number;
+    /**
+     * Error
+     */
+    error: string | null;
+    /**
+     * Transcript
+     */
+    transcript: {
+        [key: string]: unknown;
+    };
+};
+
+/**
+ * EvalRunDetail
+ */
+export type EvalRunDetail = {
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Suite
+     */
+    suite: string;
+    /**
+     * Mode
+     *
+     * scripted (deterministic, CI) or live (a real model).
+     */
+    mode: string;
+    /**
+     * Status
+     */
+    status: string;
+    /**
+     * Model
+     */
+    model: string;
+    /**
+     * Judge
+     */
+    judge: string | null;
+    /**
+     * Prompts
+     *
+     * Prompt name -> the version the run used.
+     */
+    prompts: {
+        [key: string]: string;
+    };
+    /**
+     * Repeats
+     */
+    repeats: number;
+    /**
+     * Case Filter
+     */
+    case_filter: string | null;
+    /**
+     * Label
+     */
+    label: string | null;
+    /**
+     * Cases
+     */
+    cases: number;
+    /**
+     * Passed
+     *
+     * Cases whose every repeat passed.
+     */
+    passed: number;
+    /**
+     * Gate Failures
+     *
+     * Repeats that failed a hard gate.
+     */
+    gate_failures: number;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Finished At
+     */
+    finished_at: string | null;
+    /**
+     * Results
+     */
+    results: Array<EvalResultRead>;
+};
+
+/**
+ * EvalRunRead
+ */
+export type EvalRunRead = {
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Suite
+     */
+    suite: string;
+    /**
+     * Mode
+     *
+     * scripted (deterministic, CI) or live (a real model).
+     */
+    mode: string;
+    /**
+     * Status
+     */
+    status: string;
+    /**
+     * Model
+     */
+    model: string;
+    /**
+     * Judge
+     */
+    judge: string | null;
+    /**
+     * Prompts
+     *
+     * Prompt name -> the version the run used.
+     */
+    prompts: {
+        [key: string]: string;
+    };
+    /**
+     * Repeats
+     */
+    repeats: number;
+    /**
+     * Case Filter
+     */
+    case_filter: string | null;
+    /**
+     * Label
+     */
+    label: string | null;
+    /**
+     * Cases
+     */
+    cases: number;
+    /**
+     * Passed
+     *
+     * Cases whose every repeat passed.
+     */
+    passed: number;
+    /**
+     * Gate Failures
+     *
+     * Repeats that failed a hard gate.
+     */
+    gate_failures: number;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Finished At
+     */
+    finished_at: string | null;
+};
+
+/**
  * GoalCreate
  *
  * At most one of `target_minutes` and `target_modules`; a goal measures one or the other.
@@ -629,6 +976,24 @@ export type Health = {
      * Message
      */
     message?: string | null;
+};
+
+/**
+ * IntervalRead
+ */
+export type IntervalRead = {
+    /**
+     * Mean
+     */
+    mean: number;
+    /**
+     * Low
+     */
+    low: number;
+    /**
+     * High
+     */
+    high: number;
 };
 
 /**
@@ -1101,6 +1466,20 @@ export type PageCourseRead = {
      * Items
      */
     items: Array<CourseRead>;
+    /**
+     * Next Cursor
+     */
+    next_cursor: string | null;
+};
+
+/**
+ * Page[EvalRunRead]
+ */
+export type PageEvalRunRead = {
+    /**
+     * Items
+     */
+    items: Array<EvalRunRead>;
     /**
      * Next Cursor
      */
@@ -2355,6 +2734,24 @@ export type TaskModel = {
      * A model and a provider are both configured.
      */
     ready: boolean;
+};
+
+/**
+ * TicketRead
+ */
+export type TicketRead = {
+    /**
+     * Ticket
+     *
+     * Send `{"type": "auth", "ticket": ...}` as the first message.
+     */
+    ticket: string;
+    /**
+     * Expires In
+     *
+     * Seconds the ticket stays valid; it redeems once.
+     */
+    expires_in: number;
 };
 
 /**
@@ -5768,3 +6165,247 @@ export type VoiceListVoiceSessionsResponses = {
 };
 
 export type VoiceListVoiceSessionsResponse = VoiceListVoiceSessionsResponses[keyof VoiceListVoiceSessionsResponses];
+
+export type RealtimeIssueTicketData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/realtime/ticket';
+};
+
+export type RealtimeIssueTicketErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Content Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type RealtimeIssueTicketError = RealtimeIssueTicketErrors[keyof RealtimeIssueTicketErrors];
+
+export type RealtimeIssueTicketResponses = {
+    /**
+     * Successful Response
+     */
+    200: TicketRead;
+};
+
+export type RealtimeIssueTicketResponse = RealtimeIssueTicketResponses[keyof RealtimeIssueTicketResponses];
+
+export type RealtimeSchemaData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/realtime/schema';
+};
+
+export type RealtimeSchemaErrors = {
+    /**
+     * Content Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type RealtimeSchemaError = RealtimeSchemaErrors[keyof RealtimeSchemaErrors];
+
+export type RealtimeSchemaResponses = {
+    /**
+     * Response Realtimeschema
+     *
+     * A JSON Schema (2020-12) of every websocket message.
+     */
+    200: {
+        [key: string]: unknown;
+    };
+};
+
+export type RealtimeSchemaResponse = RealtimeSchemaResponses[keyof RealtimeSchemaResponses];
+
+export type EvalsListRunsData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Suite
+         */
+        suite?: string | null;
+        /**
+         * Limit
+         *
+         * Page size.
+         */
+        limit?: number;
+        /**
+         * Cursor
+         *
+         * Opaque cursor from `next_cursor`.
+         */
+        cursor?: string | null;
+    };
+    url: '/api/v1/evals/runs';
+};
+
+export type EvalsListRunsErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Not Found
+     */
+    404: ErrorBody;
+    /**
+     * Content Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Unprocessable Entity
+     */
+    422: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type EvalsListRunsError = EvalsListRunsErrors[keyof EvalsListRunsErrors];
+
+export type EvalsListRunsResponses = {
+    /**
+     * Successful Response
+     */
+    200: PageEvalRunRead;
+};
+
+export type EvalsListRunsResponse = EvalsListRunsResponses[keyof EvalsListRunsResponses];
+
+export type EvalsGetRunData = {
+    body?: never;
+    path: {
+        /**
+         * Run Id
+         */
+        run_id: string;
+    };
+    query?: never;
+    url: '/api/v1/evals/runs/{run_id}';
+};
+
+export type EvalsGetRunErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Not Found
+     */
+    404: ErrorBody;
+    /**
+     * Content Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Unprocessable Entity
+     */
+    422: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type EvalsGetRunError = EvalsGetRunErrors[keyof EvalsGetRunErrors];
+
+export type EvalsGetRunResponses = {
+    /**
+     * Successful Response
+     */
+    200: EvalRunDetail;
+};
+
+export type EvalsGetRunResponse = EvalsGetRunResponses[keyof EvalsGetRunResponses];
+
+export type EvalsCompareRunsData = {
+    body?: never;
+    path?: never;
+    query: {
+        /**
+         * Baseline
+         */
+        baseline: string;
+        /**
+         * Candidate
+         */
+        candidate: string;
+        /**
+         * Margin
+         */
+        margin?: number;
+    };
+    url: '/api/v1/evals/compare';
+};
+
+export type EvalsCompareRunsErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Not Found
+     */
+    404: ErrorBody;
+    /**
+     * Content Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Unprocessable Entity
+     */
+    422: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type EvalsCompareRunsError = EvalsCompareRunsErrors[keyof EvalsCompareRunsErrors];
+
+export type EvalsCompareRunsResponses = {
+    /**
+     * Successful Response
+     */
+    200: ComparisonRead;
+};
+
+export type EvalsCompareRunsResponse = EvalsCompareRunsResponses[keyof EvalsCompareRunsResponses];
