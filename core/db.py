@@ -86,14 +86,16 @@ def create_sessionmaker(
 async def unit_of_work(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
-    """One transaction of its own: commit or roll back. For entry points outside HTTP (CLI,
+    """A unit of work of its own: commit or roll back. For entry points outside HTTP (CLI,
     activities), and for work a request must keep apart from its own unit of work (a chat turn's
-    claim, run records)."""
+    claim, run records). Like a request's, it may be committed early by a service that hands
+    its connection back before waiting on a model; what follows runs in a new transaction."""
     async with sessionmaker() as session:
         try:
-            async with session.begin():
-                yield session
+            yield session
         except BaseException:
+            await session.rollback()
             discard_queued_events(session)
             raise
+        await session.commit()
         await publish_queued_events(session)

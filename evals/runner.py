@@ -22,6 +22,7 @@ from agents.runs import AgentRuns
 from core.config import Settings
 from core.db import create_sessionmaker, unit_of_work
 from core.errors import AppError
+from core.events import create_event_bus
 from core.rate_limit import RateLimiter
 from domain.agent_runs.models import AgentRun
 from domain.embeddings.runtime import EmbeddingRuntime
@@ -106,7 +107,11 @@ async def run_suite(
         )
     summary = RunSummary(run.id, len(loaded), 0, 0)
     engine = create_async_engine(world_url, pool_size=4)
-    world_sessions = create_sessionmaker(engine)
+    # The world's own bus: what the agents' writes announce stays inside the world.
+    world_bus = create_event_bus(
+        settings.model_copy(update={"database_url": world_url, "redis_url": None})
+    )
+    world_sessions = create_sessionmaker(engine, world_bus)
     wire = ModelWire()
     scripted = ScriptedModel() if options.mode == "scripted" else None
     model = chat_model(
@@ -118,7 +123,14 @@ async def run_suite(
         timeout=options.timeout_seconds,
     )
     # A generous per-user limit: eval users make a handful of calls each, but repeats add up.
-    eval_settings = settings.model_copy(update={"ai_requests_per_minute": 10_000})
+    eval_settings = settings.model_copy(
+        update={
+            "ai_requests_per_minute": 10_000,
+            # The scripted model answers for structure with a tool call, as tool-calling
+            # servers do; live runs ask the way the API asks (STUDYPILOT_LLM_STRUCTURED_OUTPUT).
+            **({"llm_structured_output": "tool_calling"} if scripted is not None else {}),
+        }
+    )
     runs = AgentRuns(eval_settings, world_sessions, RateLimiter(None, namespace="evals"))
     status = "failed"
     try:
@@ -149,6 +161,7 @@ async def run_suite(
         status = "finished"
     finally:
         await engine.dispose()
+        await world_bus.aclose()
         async with unit_of_work(results) as session:
             stored = await EvalRepository(session).get_run(run.id)
             assert stored is not None

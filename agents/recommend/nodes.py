@@ -9,6 +9,7 @@ from langgraph.runtime import Runtime
 
 from agents.recommend.state import Pick, RankedResources, RecommendContext, RecommendState
 from agents.structured import structured_answer
+from core.errors import LLMProviderError
 
 # A reason is one sentence; a model that rambles is cut rather than stored at any length.
 MAX_REASON_CHARS = 500
@@ -45,4 +46,7 @@ def validate(state: RecommendState) -> dict[str, Any]:
             picks.append(Pick(ranked.candidate, reason))
         if len(picks) == state["limit"]:
             break
+    if state.get("ranked") and not picks:
+        # It named candidates, none of them usable: a failed answer, not "nothing relevant".
+        raise LLMProviderError("The model recommended none of the offered candidates.")
     return {"picks": picks}

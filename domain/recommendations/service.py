@@ -125,25 +125,22 @@ class RecommendationService:
 
         `release` is awaited once the candidates are read and before the model is called: the
         caller's unit of work lets its connection go for the model's whole wait. A model whose
-        ranking cannot be used (or names no offered candidate) does not fail the request: the
-        closest candidates are recommended in order of meaning, with a plain reason."""
+        ranking cannot be used does not fail the request: the closest candidates are
+        recommended in order of meaning, with a plain reason. A model that finds nothing
+        relevant is believed: an empty list is an honest answer, not a failure."""
         pool = await self.find_candidates(user_id, context, embedding, limit)
         if not pool.candidates:
             # Nothing to rank: no model call, so no run to record.
             return Recommended([], "model", None)
         await release()
-        run_id: uuid.UUID | None = None
         try:
             choices, run_id = await ranker.rank(pool, limit)
         except (LLMProviderError, LLMUnavailableError) as exc:
-            choices = []
-            reason = _fallback_reason(exc)
-        else:
-            reason = "The language model picked none of the candidates."
-        if choices:
-            return Recommended(await self.record(user_id, choices, run_id), "model", None)
-        fallback = closest_first(pool, limit)
-        return Recommended(await self.record(user_id, fallback, None), "fallback", reason)
+            fallback = closest_first(pool, limit)
+            return Recommended(
+                await self.record(user_id, fallback, None), "fallback", _fallback_reason(exc)
+            )
+        return Recommended(await self.record(user_id, choices, run_id), "model", None)
 
     async def find_candidates(
         self,
