@@ -14,13 +14,14 @@ import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from vcr.cassette import Cassette
 
 from core.security import TokenCodec
 from domain.agent_runs.models import AgentRun
 from tests.fixtures.factories.content import create_note
 from tests.fixtures.factories.goals import create_goal
 from tests.fixtures.factories.users import auth_headers, create_user
-from tests.fixtures.llm import cassette_provider
+from tests.fixtures.llm import cassette_provider, recorded_usage
 from tests.support.scripted_openai import Answer, Reply, ToolCall, ToolCalls
 
 # Fixed, because the recorded answer cites it.
@@ -55,7 +56,7 @@ def _events(stream: str) -> list[tuple[str, Any]]:
 
 @pytest.mark.vcr
 async def test_a_streamed_turn_calls_two_tools_and_cites_the_note(
-    provider_client: httpx.AsyncClient, db_session: AsyncSession, codec: TokenCodec
+    provider_client: httpx.AsyncClient, db_session: AsyncSession, codec: TokenCodec, vcr: Cassette
 ) -> None:
     user = await create_user(db_session)
     await create_note(
@@ -86,5 +87,5 @@ async def test_a_streamed_turn_calls_two_tools_and_cites_the_note(
     assert reply["citations"] == [{"type": "note", "id": str(NOTE_ID), "title": "Krebs cycle"}]
     run = (await db_session.scalars(select(AgentRun))).one()
     assert (run.graph, run.outcome, run.model) == ("chat", "ok", "gpt-4o-mini")
-    assert run.input_tokens > 0
-    assert run.output_tokens > 0
+    # Exactly what the recorded responses reported: daily budgets are charged from these.
+    assert (run.input_tokens, run.output_tokens) == recorded_usage(vcr)

@@ -37,6 +37,7 @@ from tests.fixtures.factories.users import auth_headers, create_user
 from tests.fixtures.llm import (
     ScriptedChatModel,
     cassette_provider,
+    recorded_usage,
     recording_provider,
     scripted,
     tool_call,
@@ -812,4 +813,5 @@ async def test_a_recorded_draft_hinting_at_a_busy_time_is_placed_legally(
     assert body["proof"]["no_overlaps"] is True
     run = (await db_session.scalars(select(AgentRun))).one()
     assert (run.graph, run.outcome) == ("plan", "ok")
-    assert run.input_tokens > 0
+    # Exactly what the recorded response reported: daily budgets are charged from these.
+    assert (run.input_tokens, run.output_tokens) == recorded_usage(vcr)

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from langchain_core.embeddings import Embeddings
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from vcr.cassette import Cassette
 
 from core.search import EMBEDDING_DIMENSIONS
 from core.security import TokenCodec
@@ -26,7 +27,13 @@ from tests.fixtures.factories.content import create_resource
 from tests.fixtures.factories.courses import create_course
 from tests.fixtures.factories.goals import create_goal
 from tests.fixtures.factories.users import auth_headers, create_user
-from tests.fixtures.llm import ScriptedChatModel, cassette_provider, scripted, tool_call
+from tests.fixtures.llm import (
+    ScriptedChatModel,
+    cassette_provider,
+    recorded_usage,
+    scripted,
+    tool_call,
+)
 from tests.support.scripted_openai import ToolCall, ToolCalls
 
 EMBEDDING_MODEL = "test:fixed-query"
@@ -431,7 +438,7 @@ def provider_app(provider_app: FastAPI) -> FastAPI:
 
 @pytest.mark.vcr
 async def test_recorded_chat_completion_drives_the_real_client(
-    provider_app: FastAPI, db_session: AsyncSession, codec: TokenCodec
+    provider_app: FastAPI, db_session: AsyncSession, codec: TokenCodec, vcr: Cassette
 ) -> None:
     me, other = await create_user(db_session), await create_user(db_session)
     public = await create_course(db_session, other.id, title="Linear algebra", visibility="public")
@@ -463,7 +470,7 @@ async def test_recorded_chat_completion_drives_the_real_client(
     run = (await db_session.scalars(select(AgentRun))).one()
     assert run.model == "gpt-4o-mini"
     # The provider's usage reached the run through the graph's callbacks.
-    assert run.input_tokens > 0
-    assert run.output_tokens > 0
+    # Exactly what the recorded responses reported: daily budgets are charged from these.
+    assert (run.input_tokens, run.output_tokens) == recorded_usage(vcr)
     stored = (await db_session.scalars(select(Recommendation))).all()
     assert {r.agent_run_id for r in stored} == {run.id}

@@ -26,7 +26,7 @@ from tests.fixtures.assertions import assert_error
 from tests.fixtures.factories.content import create_note
 from tests.fixtures.factories.courses import create_course
 from tests.fixtures.factories.users import auth_headers, create_user
-from tests.fixtures.llm import ScriptedChatModel, cassette_provider, scripted
+from tests.fixtures.llm import ScriptedChatModel, cassette_provider, recorded_usage, scripted
 from tests.support.scripted_openai import Answer, Fault, Reply, ScriptedOpenAI
 
 PROMPT_VERSION = "summary/map@v1+summary/reduce@v1"
@@ -375,7 +375,8 @@ async def test_a_long_note_is_summarised_map_reduce_through_the_openai_client(
     assert (run.outcome, run.model) == ("ok", first.json()["model"])
     # The provider's usage of every call was counted, and the note alone is ~7,800 tokens.
     assert run.input_tokens > len(LONG_NOTE) // 4
-    assert run.output_tokens > 0
+    # Exactly what the recorded responses reported: daily budgets are charged from these.
+    assert (run.input_tokens, run.output_tokens) == recorded_usage(vcr)
 
     second = await summarise(provider_client, user, codec, note_id=note.id, length="short")
     assert second.status_code == 200, second.text
