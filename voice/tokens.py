@@ -8,10 +8,6 @@ server and the API never waits on one.
 
 from datetime import timedelta
 
-from livekit.api import AccessToken, VideoGrants
-from livekit.protocol.agent_dispatch import RoomAgentDispatch
-from livekit.protocol.room import RoomConfiguration
-
 from voice.dispatch import DispatchMetadata
 from voice.settings import LiveKitSettings
 
@@ -31,6 +27,11 @@ def participant_token(
     metadata: DispatchMetadata,
     ttl: timedelta,
 ) -> str:
+    # Imported on first use: LiveKit's protobuf modules add seconds to every API start-up.
+    from livekit.api import AccessToken, VideoGrants
+    from livekit.protocol.agent_dispatch import RoomAgentDispatch
+    from livekit.protocol.room import RoomConfiguration
+
     grants = VideoGrants(
         room_join=True,
         room=room,

@@ -3,8 +3,6 @@ secret) is checked by livekit-api's `WebhookReceiver` before anything is read fr
 
 from datetime import UTC, datetime
 
-from livekit.api import TokenVerifier, WebhookReceiver
-
 from core.errors import UnauthorizedError
 from domain.voice.service import WebhookFacts
 from voice.settings import LiveKitSettings
@@ -20,6 +18,9 @@ def verify_webhook(
     if not authorization:
         raise InvalidWebhookError("The webhook is not signed.")
     token = authorization.removeprefix("Bearer ").strip()
+    # Imported on first use: LiveKit's protobuf modules add seconds to every API start-up.
+    from livekit.api import TokenVerifier, WebhookReceiver
+
     receiver = WebhookReceiver(TokenVerifier(livekit.api_key, livekit.api_secret))
     try:
         event = receiver.receive(body.decode("utf-8"), token)
