@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.stats import binomtest
 
 ALPHA = 0.05
 BOOTSTRAP_RESAMPLES = 10_000
@@ -122,6 +121,9 @@ def summarise(results: Sequence[CaseResult]) -> dict[str, CaseSummary]:
 
 
 def mcnemar_exact(regressed: int, improved: int) -> float:
+    # Imported here: scipy.stats takes seconds to load, and only comparisons need it.
+    from scipy.stats import binomtest
+
     discordant = regressed + improved
     if discordant == 0:
         return 1.0
