@@ -15,8 +15,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.config import Settings
 from core.security import TokenCodec
 from domain.recommendations.models import Recommendation
 from domain.users.models import User
@@ -25,6 +27,7 @@ from tests.fixtures.assertions import assert_error
 from tests.fixtures.factories.users import auth_headers, create_user
 from tests.fixtures.llm import scripted, tool_call
 from tests.fixtures.tables import snapshot
+from tests.fixtures.voice import LIVEKIT_KEY, LIVEKIT_SECRET, LIVEKIT_URL
 
 API = "/api/v1"
 _ID_NAME = re.compile(r"_ids?$")
@@ -116,6 +119,15 @@ TEMPLATES = [
         "/resources/recommend",
         {"context": {"course_ids": ["{course_id}"], "goal_ids": ["{goal_id}"]}},
     ),
+    Template(
+        "POST",
+        "/ai/voice-session",
+        {
+            "conversation_id": "{conversation_id}",
+            "course_id": "{course_id}",
+            "note_ids": ["{note_id}"],
+        },
+    ),
     Template("POST", "/ai/summary", {"note_id": "{note_id}"}),
     Template("POST", "/ai/summary", {"course_id": "{course_id}"}),
     Template(
@@ -125,6 +137,18 @@ TEMPLATES = [
         "POST", "/ai/create-plan", {"course_id": "{course_id}", "end_date": SOON.date().isoformat()}
     ),
 ]
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # Voice sessions answer 503 until LiveKit is configured; the owner control needs a 201.
+    return settings.model_copy(
+        update={
+            "livekit_url": LIVEKIT_URL,
+            "livekit_api_key": LIVEKIT_KEY,
+            "livekit_api_secret": SecretStr(LIVEKIT_SECRET),
+        }
+    )
 
 
 def _schema(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -313,6 +337,10 @@ async def test_every_secured_operation_answers_401_without_a_token(
         f"{API}/auth/register",
         f"{API}/auth/login",
         f"{API}/auth/refresh",
+        # Signed by LiveKit, not by a user: the signature is checked instead of a token.
+        f"{API}/ai/voice-session/webhook",
+        # The websocket protocol's JSON Schema, published like the OpenAPI document.
+        f"{API}/realtime/schema",
     }
     placeholder = "00000000-0000-4000-8000-000000000000"
     before = await snapshot(db_session)
