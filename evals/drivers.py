@@ -29,9 +29,8 @@ from domain.conversations.schemas import ChatRequest, ContextRefs
 from domain.embeddings.runtime import EmbeddingRuntime
 from domain.plans.schemas import PlanCreate
 from domain.plans.service import PlanService
-from domain.recommendations.schemas import LearnerContext, RecommendationList, RecommendationRead
+from domain.recommendations.schemas import LearnerContext
 from domain.recommendations.service import RecommendationService
-from domain.resources.schemas import ResourceRead
 from domain.summaries.schemas import SummaryRequest
 from domain.summaries.service import SummaryService
 from evals.cases import Case
@@ -174,21 +173,6 @@ async def _recommend(harness: Harness, case: Case, world: BuiltWorld) -> Outcome
         result = await RecommendationService(session).recommend(
             user.id, context, harness.embedding, case.limit, ranker, session.commit
         )
-        listing = RecommendationList(
-            items=[
-                RecommendationRead(
-                    id=view.recommendation.id,
-                    resource=ResourceRead.model_validate(view.resource),
-                    reason=view.recommendation.reason,
-                    rank=view.recommendation.rank,
-                    score=view.score,
-                )
-                for view in result.views
-            ],
-            model=harness.model_name,
-            prompt_version=prompt.ref,
-            drafted_by=result.drafted_by,
-            fallback_reason=result.fallback_reason,
-        )
+        listing = result.listing(harness.model_name, prompt.ref)
     answer = "\n".join(f"{item.resource.title}: {item.reason}" for item in listing.items)
     return Outcome(answer=answer, output=listing.model_dump(mode="json"))

@@ -14,11 +14,9 @@ from api.embedding import EmbeddingDep
 from api.errors import error_responses
 from domain.recommendations.schemas import (
     RecommendationList,
-    RecommendationRead,
     RecommendRequest,
 )
 from domain.recommendations.service import RecommendationService
-from domain.resources.schemas import ResourceRead
 from prompts import load_prompt
 
 router = APIRouter(prefix="/resources", tags=["ai"])
@@ -49,19 +47,4 @@ async def recommend_resources(
         ranker,
         partial(release_connection, session),
     )
-    return RecommendationList(
-        items=[
-            RecommendationRead(
-                id=view.recommendation.id,
-                resource=ResourceRead.model_validate(view.resource),
-                reason=view.recommendation.reason,
-                rank=view.recommendation.rank,
-                score=view.score,
-            )
-            for view in result.views
-        ],
-        model=call.model_name,
-        prompt_version=prompt.ref,
-        drafted_by=result.drafted_by,
-        fallback_reason=result.fallback_reason,
-    )
+    return result.listing(call.model_name, prompt.ref)

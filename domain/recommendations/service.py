@@ -15,8 +15,13 @@ from domain.embeddings.runtime import EmbeddingRuntime
 from domain.goals.models import Goal
 from domain.recommendations.models import Recommendation
 from domain.recommendations.repository import RecommendationRepository
-from domain.recommendations.schemas import LearnerContext
+from domain.recommendations.schemas import (
+    LearnerContext,
+    RecommendationList,
+    RecommendationRead,
+)
 from domain.resources.models import Resource
+from domain.resources.schemas import ResourceRead
 from domain.search.ranking import SearchQuery
 
 # The model chooses among about three candidates per pick; past 30, a prompt grows for little.
@@ -106,6 +111,24 @@ class Recommended:
     views: list[RecommendationView]
     drafted_by: Literal["model", "fallback"]
     fallback_reason: str | None
+
+    def listing(self, model: str, prompt_version: str) -> RecommendationList:
+        return RecommendationList(
+            items=[
+                RecommendationRead(
+                    id=view.recommendation.id,
+                    resource=ResourceRead.model_validate(view.resource),
+                    reason=view.recommendation.reason,
+                    rank=view.recommendation.rank,
+                    score=view.score,
+                )
+                for view in self.views
+            ],
+            model=model,
+            prompt_version=prompt_version,
+            drafted_by=self.drafted_by,
+            fallback_reason=self.fallback_reason,
+        )
 
 
 class RecommendationService:
