@@ -146,7 +146,13 @@ def provider_errors() -> Iterator[None]:
             "The language model provider refused the request.",
             {"provider_status": exc.status_code},
         ) from exc
-    except (OutputParserException, ValidationError) as exc:
+    except (
+        OutputParserException,
+        ValidationError,
+        # Structured parsing cut short by `max_tokens`, or withheld by a content filter.
+        openai.LengthFinishReasonError,
+        openai.ContentFilterFinishReasonError,
+    ) as exc:
         raise LLMProviderError(
             "The language model answered in a shape that could not be used.",
             {"provider_error": type(exc).__name__},

@@ -63,6 +63,8 @@ async def pair(request: pytest.FixtureRequest, realtime_database_url: str) -> As
         realtime_send_timeout_seconds=2.0,
         realtime_ticket_ttl_seconds=2,
         realtime_max_message_bytes=4096,
+        # Every test registers its users from 127.0.0.1: the per-client throttle is not under test.
+        register_limit_per_client="100000/hour",
     )
     async with api_server(settings) as a, api_server(settings) as b:
         yield Pair(a, b)

@@ -32,8 +32,8 @@ from voice.speech import Speech
 from voice.turns import VoiceTurns
 from voice.worker import new_session, record_transcript
 
-QUESTION = "What is the Krebs cycle?"
-ANSWER = "The Krebs cycle turns acetyl groups into carbon dioxide. It makes energy carriers."
+QUESTION = "What is the water cycle?"
+ANSWER = "The water cycle moves water between the sea, the air and the land. The sun drives it."
 FRAME_MS = 20
 SILENCE_AFTER_SECONDS = 8.0
 
@@ -143,7 +143,7 @@ async def test_spoken_question_is_transcribed_answered_and_spoken(
 
     thread = await _thread(voice_app, created["conversation_id"])
     heard = thread[0].text.lower()
-    assert "krebs" in heard or "krebs" in heard.replace(" ", "")
+    assert "water" in heard
     assert "cycle" in heard
     assert thread[1].text == ANSWER
     # Audio came out: the answer, at the TTS's rate, with sound in it.
