@@ -3,6 +3,7 @@ OpenAI-compatible server that misbehaves on cue."""
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +24,7 @@ from tests.fixtures.client import api_client, running_app
 from tests.fixtures.factories.users import auth_headers, create_user
 from tests.support.scripted_openai import (
     Answer,
+    Break,
     Fault,
     Hang,
     Reply,
@@ -234,3 +236,43 @@ async def test_a_failure_mid_stream_is_an_error_event_and_still_recorded(
     assert '"code": "llm_unavailable"' in last
     assert await _runs(db_session) == [("error", "llm_unavailable")]
     assert await _conversations(db_session) == 0
+
+
+async def _turn_state(session: AsyncSession, conversation_id: str) -> tuple[int, object]:
+    conversation = await session.get(Conversation, uuid.UUID(conversation_id))
+    assert conversation is not None
+    await session.refresh(conversation)
+    return conversation.turn_count, conversation.running_since
+
+
+@pytest.mark.parametrize(
+    "replies",
+    [[Answer("Hello."), Break("Start with chapter three today, then rest.", after_chunks=4)]],
+)
+async def test_a_stream_cut_after_some_tokens_ends_in_an_error_and_frees_the_conversation(
+    provider_client: httpx.AsyncClient,
+    codec: TokenCodec,
+    user: User,
+    db_session: AsyncSession,
+    server: ScriptedOpenAI,
+) -> None:
+    first = await _chat(provider_client, codec, user)
+    assert first.status_code == 200, first.text
+    conversation_id = first.json()["conversation_id"]
+
+    response = await provider_client.post(
+        "/ai/chat",
+        headers={**auth_headers(codec, user), "Accept": "text/event-stream"},
+        json={"message": "What next?", "conversation_id": conversation_id},
+    )
+
+    assert response.status_code == 200  # the stream had begun
+    events = [block.split("\n", 1)[0] for block in response.text.strip().split("\n\n")]
+    # The role chunk carries no text; the three word chunks after it reached the student.
+    assert events.count("event: token") == 3
+    assert events[-1] == "event: error"
+    assert '"code": "llm_unavailable"' in response.text.strip().split("\n\n")[-1]
+    assert await _runs(db_session) == [("ok", None), ("error", "llm_unavailable")]
+    # Nothing of the broken turn is kept, and the conversation is free for the next one.
+    assert await _turn_state(db_session, conversation_id) == (1, None)
+    assert len(server.requests) == 2

@@ -1,80 +1,21 @@
-"""Real API servers for socket tests: uvicorn on real ports, each with its own app (own event
-bus, hub and connections), so two of them share only Postgres and, when set, Redis — as two
-API processes would."""
+"""Signed-in students and authenticated sockets against real API servers
+(`tests.fixtures.served`), for the websocket tests."""
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import uvicorn
-from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 
-from api.app import create_app
 from api.realtime.protocol import server_message_adapter
-from core.config import Settings
-from domain.embeddings.runtime import EmbeddingRuntime
-from tests.fixtures.client import TEST_EMBEDDING_MODEL
-from tests.fixtures.embeddings import HashingEmbedder
+from tests.fixtures.served import RunningApi
 from tests.realtime.conftest import PASSWORD, new_email
 
 RECEIVE_TIMEOUT_SECONDS = 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class RunningApi:
-    app: FastAPI
-    port: int
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/v1"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/api/v1/realtime/ws"
-
-
-@asynccontextmanager
-async def api_server(settings: Settings) -> AsyncIterator[RunningApi]:
-    app = create_app(settings)
-    port = free_port()
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_config=None,
-        access_log=False,
-        ws_max_size=settings.realtime_max_message_bytes * 4,
-        ws_ping_interval=settings.realtime_ping_interval_seconds,
-        ws_ping_timeout=settings.realtime_ping_interval_seconds,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    async with asyncio.timeout(60):
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.02)
-    # Deterministic and instant; the real local model has its own integration test.
-    EmbeddingRuntime(HashingEmbedder(), TEST_EMBEDDING_MODEL).attach(app.state)
-    try:
-        yield RunningApi(app, port)
-    finally:
-        server.should_exit = True
-        await task
 
 
 @dataclass

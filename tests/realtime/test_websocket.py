@@ -17,11 +17,10 @@ from core.config import Settings
 from core.events import Event, EventBus
 from tests.fixtures.client import TEST_SECRET
 from tests.fixtures.llm import scripted
+from tests.fixtures.served import RunningApi, api_server
 from tests.realtime.conftest import REDIS_URL
 from tests.realtime.servers import (
-    RunningApi,
     Student,
-    api_server,
     open_socket,
     receive,
     receive_until,

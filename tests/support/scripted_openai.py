@@ -27,6 +27,7 @@ and stops in its own thread.
 """
 
 import asyncio
+import itertools
 import json
 import re
 import threading
@@ -97,7 +98,21 @@ class Hang:
     """Never answer: hold the request until the server stops. Only a client timeout ends it."""
 
 
-Reply = Answer | ToolCalls | Fault | Stall | Hang
+@dataclass(frozen=True)
+class Break:
+    """Start streaming `content` as an answer, then cut the connection after `after_chunks`
+    chunks (no final chunk, no usage, no `[DONE]`): a provider or proxy dying mid-stream. A
+    request that did not ask to stream loses its connection before any byte."""
+
+    content: str
+    after_chunks: int
+
+
+class _StreamCut(Exception):
+    """Raised inside a response body so uvicorn drops the connection mid-message."""
+
+
+Reply = Answer | ToolCalls | Fault | Stall | Hang | Break
 Responder = Callable[[Json], Reply]
 
 
@@ -140,6 +155,7 @@ class ScriptedOpenAI:
         self.context_window = context_window
         self._lock = threading.Lock()
         self._requests: list[Json] = []
+        self._usages: list[Json] = []
         self._base_url: str | None = None
         app = Starlette(
             routes=[Route("/v1/chat/completions", self._chat_completions, methods=["POST"])]
@@ -169,6 +185,12 @@ class ScriptedOpenAI:
         """The JSON bodies received so far, oldest first (a copy, safe to read while serving)."""
         with self._lock:
             return list(self._requests)
+
+    @property
+    def usages(self) -> list[Json]:
+        """The `usage` of every complete answer sent so far (a cut stream reports none)."""
+        with self._lock:
+            return list(self._usages)
 
     @property
     def last_request(self) -> Json:
@@ -243,9 +265,28 @@ class ScriptedOpenAI:
                 await asyncio.to_thread(self._stopping.wait)
                 return Response(status_code=499)
             case Answer(content=content):
-                return _completion_response(request, content, [])
+                return self._answer(request, content, [])
             case ToolCalls(calls=calls):
-                return _completion_response(request, None, [_tool_call(call) for call in calls])
+                return self._answer(request, None, [_tool_call(call) for call in calls])
+            case Break(content=content, after_chunks=after_chunks):
+                if not request.get("stream"):
+                    raise _StreamCut
+                chunks = itertools.islice(
+                    _chunks(request, content, [], _usage(request, content, [])), after_chunks
+                )
+                return StreamingResponse(
+                    _cut_after(_server_sent_events(chunks, done=False)),
+                    media_type="text/event-stream",
+                )
+
+    def _answer(self, request: Json, content: str | None, tool_calls: list[Json]) -> Response:
+        usage = _usage(request, content, tool_calls)
+        with self._lock:
+            self._usages.append(usage)
+        if request.get("stream"):
+            chunks = _chunks(request, content, tool_calls, usage)
+            return StreamingResponse(_server_sent_events(chunks), media_type="text/event-stream")
+        return JSONResponse(_completion(request, content, tool_calls, usage))
 
     def _too_long(self, request: Json) -> Json | None:
         if self.context_window is None:
@@ -314,14 +355,6 @@ def _tool_call(call: ToolCall) -> Json:
     }
 
 
-def _completion_response(request: Json, content: str | None, tool_calls: list[Json]) -> Response:
-    usage = _usage(request, content, tool_calls)
-    if request.get("stream"):
-        chunks = _chunks(request, content, tool_calls, usage)
-        return StreamingResponse(_server_sent_events(chunks), media_type="text/event-stream")
-    return JSONResponse(_completion(request, content, tool_calls, usage))
-
-
 def _envelope(request: Json, kind: str) -> Json:
     """The fields a completion and each of its chunks share."""
     return {
@@ -379,10 +412,17 @@ def _chunks(
         yield {**envelope, "choices": [], "usage": usage}
 
 
-async def _server_sent_events(chunks: Iterable[Json]) -> AsyncIterator[str]:
+async def _server_sent_events(chunks: Iterable[Json], *, done: bool = True) -> AsyncIterator[str]:
     for chunk in chunks:
         yield f"data: {json.dumps(chunk, separators=(',', ':'))}\n\n"
-    yield "data: [DONE]\n\n"
+    if done:
+        yield "data: [DONE]\n\n"
+
+
+async def _cut_after(events: AsyncIterator[str]) -> AsyncIterator[str]:
+    async for event in events:
+        yield event
+    raise _StreamCut
 
 
 def _usage(request: Json, content: str | None, tool_calls: list[Json]) -> Json:
