@@ -16,7 +16,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from evals.cases import Case
-from evals.provider import Answer, Json, Reply, ToolCall, ToolCalls
+from evals.openai_wire import Answer, Json, ToolCall, ToolCalls
+from evals.provider import Reply
 from evals.world import BuiltWorld
 
 # Rule -> the phrase by which the scripted model recognises it in a prompt (case-insensitive).

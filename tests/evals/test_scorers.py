@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from evals.cases import ToolExpectation
-from evals.provider import ToolCalls
+from evals.openai_wire import ToolCalls
 from evals.scorers.trajectory import match
 from evals.scripted_model import INVENTED_SENTENCE, _recommend, _summary, follows
 
@@ -96,7 +96,9 @@ def _ranking(system: str) -> list[int]:
         [{"role": "system", "content": system}, {"role": "user", "content": json.dumps(data)}]
     )
     assert isinstance(reply, ToolCalls)
-    return [pick["candidate"] for pick in reply.calls[0].arguments["recommendations"]]
+    arguments = reply.calls[0].arguments
+    assert isinstance(arguments, dict)
+    return [pick["candidate"] for pick in arguments["recommendations"]]
 
 
 @pytest.mark.parametrize(

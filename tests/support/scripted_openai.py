@@ -28,13 +28,10 @@ and stops in its own thread.
 
 import asyncio
 import itertools
-import json
-import re
 import threading
 import time
-import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -45,36 +42,24 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-Json = dict[str, Any]
+from evals import openai_wire as wire
+from evals.openai_wire import Answer, Json, ToolCall, ToolCalls
+
+__all__ = [
+    "Answer",
+    "Break",
+    "Fault",
+    "Hang",
+    "Json",
+    "Reply",
+    "ScriptedOpenAI",
+    "Stall",
+    "ToolCall",
+    "ToolCalls",
+]
+
 
 _START_TIMEOUT_SECONDS = 10.0
-# Streamed tool-call arguments are cut into pieces of this many characters, like token deltas.
-_ARGUMENT_PIECE_CHARS = 8
-# A content delta per word, its leading whitespace included; trailing whitespace comes last.
-_WORD = re.compile(r"\s*\S+|\s+$")
-
-
-@dataclass(frozen=True)
-class Answer:
-    """The assistant answers with text (`finish_reason: "stop"`)."""
-
-    content: str
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    """One function call. `arguments` given as a `str` is sent verbatim, e.g. malformed JSON."""
-
-    name: str
-    arguments: dict[str, Any] | str
-    id: str | None = None
-
-
-@dataclass(frozen=True)
-class ToolCalls:
-    """The assistant calls tools instead of answering (`finish_reason: "tool_calls"`)."""
-
-    calls: list[ToolCall]
 
 
 @dataclass(frozen=True)
@@ -264,34 +249,32 @@ class ScriptedOpenAI:
             case Hang():
                 await asyncio.to_thread(self._stopping.wait)
                 return Response(status_code=499)
-            case Answer(content=content):
-                return self._answer(request, content, [])
-            case ToolCalls(calls=calls):
-                return self._answer(request, None, [_tool_call(call) for call in calls])
+            case Answer() | ToolCalls():
+                return self._answer(request, *wire.reply_parts(reply))
             case Break(content=content, after_chunks=after_chunks):
                 if not request.get("stream"):
                     raise _StreamCut
                 chunks = itertools.islice(
-                    _chunks(request, content, [], _usage(request, content, [])), after_chunks
+                    wire.chunks(request, content, [], wire.usage(request, content, [])),
+                    after_chunks,
                 )
                 return StreamingResponse(
-                    _cut_after(_server_sent_events(chunks, done=False)),
-                    media_type="text/event-stream",
+                    _cut_after(_events(chunks, done=False)), media_type="text/event-stream"
                 )
 
     def _answer(self, request: Json, content: str | None, tool_calls: list[Json]) -> Response:
-        usage = _usage(request, content, tool_calls)
+        usage = wire.usage(request, content, tool_calls)
         with self._lock:
             self._usages.append(usage)
         if request.get("stream"):
-            chunks = _chunks(request, content, tool_calls, usage)
-            return StreamingResponse(_server_sent_events(chunks), media_type="text/event-stream")
-        return JSONResponse(_completion(request, content, tool_calls, usage))
+            chunks = wire.chunks(request, content, tool_calls, usage)
+            return StreamingResponse(_events(chunks), media_type="text/event-stream")
+        return JSONResponse(wire.completion(request, content, tool_calls, usage))
 
     def _too_long(self, request: Json) -> Json | None:
         if self.context_window is None:
             return None
-        tokens = _usage(request, None, [])["prompt_tokens"]
+        tokens = wire.usage(request, None, [])["prompt_tokens"]
         if tokens <= self.context_window:
             return None
         return _error_body(
@@ -346,102 +329,12 @@ def _fault_body(status: int) -> Json:
     return _error_body(f"Scripted fault: HTTP {status}.", kind, None)
 
 
-def _tool_call(call: ToolCall) -> Json:
-    arguments = call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments)
-    return {
-        "id": call.id or f"call_{uuid.uuid4().hex[:24]}",
-        "type": "function",
-        "function": {"name": call.name, "arguments": arguments},
-    }
-
-
-def _envelope(request: Json, kind: str) -> Json:
-    """The fields a completion and each of its chunks share."""
-    return {
-        "id": f"chatcmpl-{uuid.uuid4().hex}",
-        "object": kind,
-        "created": int(time.time()),
-        "model": request.get("model", ""),
-        "system_fingerprint": "fp_scripted",
-    }
-
-
-def _finish_reason(tool_calls: list[Json]) -> str:
-    return "tool_calls" if tool_calls else "stop"
-
-
-def _completion(request: Json, content: str | None, tool_calls: list[Json], usage: Json) -> Json:
-    message: Json = {"role": "assistant", "content": content, "refusal": None}
-    if tool_calls:
-        message["tool_calls"] = tool_calls
-    choice = {
-        "index": 0,
-        "message": message,
-        "finish_reason": _finish_reason(tool_calls),
-        "logprobs": None,
-    }
-    return {**_envelope(request, "chat.completion"), "choices": [choice], "usage": usage}
-
-
-def _chunks(
-    request: Json, content: str | None, tool_calls: list[Json], usage: Json
-) -> Iterator[Json]:
-    envelope = _envelope(request, "chat.completion.chunk")
-    include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
-
-    def chunk(delta: Json, finish_reason: str | None = None) -> Json:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-        # When usage was asked for, OpenAI sends `"usage": null` on every chunk before the last.
-        return {**envelope, "choices": [choice]} | ({"usage": None} if include_usage else {})
-
-    yield chunk({"role": "assistant", "content": "", "refusal": None})
-    for word in _WORD.findall(content or ""):
-        yield chunk({"content": word})
-    for index, call in enumerate(tool_calls):
-        function = call["function"]
-        # The first delta of a call names it; its arguments follow in pieces.
-        head = {"index": index, "id": call["id"], "type": "function"}
-        head["function"] = {"name": function["name"], "arguments": ""}
-        yield chunk({"tool_calls": [head]})
-        arguments = function["arguments"]
-        for start in range(0, len(arguments), _ARGUMENT_PIECE_CHARS):
-            piece = arguments[start : start + _ARGUMENT_PIECE_CHARS]
-            yield chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
-    yield chunk({}, _finish_reason(tool_calls))
-    if include_usage:
-        yield {**envelope, "choices": [], "usage": usage}
-
-
-async def _server_sent_events(chunks: Iterable[Json], *, done: bool = True) -> AsyncIterator[str]:
-    for chunk in chunks:
-        yield f"data: {json.dumps(chunk, separators=(',', ':'))}\n\n"
-    if done:
-        yield "data: [DONE]\n\n"
+async def _events(chunks: Iterable[Json], *, done: bool = True) -> AsyncIterator[str]:
+    for event in wire.server_sent_events(chunks, done=done):
+        yield event
 
 
 async def _cut_after(events: AsyncIterator[str]) -> AsyncIterator[str]:
     async for event in events:
         yield event
     raise _StreamCut
-
-
-def _usage(request: Json, content: str | None, tool_calls: list[Json]) -> Json:
-    """Deterministic, plausible token counts: about four characters per token."""
-    prompt_chars = sum(_content_chars(message.get("content")) for message in request["messages"])
-    completion_chars = len(content or "") + sum(
-        len(call["function"]["name"]) + len(call["function"]["arguments"]) for call in tool_calls
-    )
-    prompt_tokens, completion_tokens = prompt_chars // 4 + 1, completion_chars // 4 + 1
-    return {
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": completion_tokens,
-        "total_tokens": prompt_tokens + completion_tokens,
-    }
-
-
-def _content_chars(content: object) -> int:
-    if isinstance(content, str):
-        return len(content)
-    if isinstance(content, list):  # content parts: only the text ones count
-        return sum(len(part.get("text", "")) for part in content if isinstance(part, dict))
-    return 0
