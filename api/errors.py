@@ -11,11 +11,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
-from core.errors import AppError, DatabaseBusyError, RateLimitedError, UnauthorizedError
+from core.errors import (
+    AppError,
+    DatabaseBusyError,
+    DatabaseUnavailableError,
+    RateLimitedError,
+    UnauthorizedError,
+)
 
 logger = structlog.get_logger(__name__)
 
@@ -72,7 +79,7 @@ async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     headers: dict[str, str] = {}
     if isinstance(exc, UnauthorizedError):
         headers["WWW-Authenticate"] = "Bearer"
-    if isinstance(exc, RateLimitedError | DatabaseBusyError):
+    if isinstance(exc, RateLimitedError | DatabaseBusyError | DatabaseUnavailableError):
         headers["Retry-After"] = str(exc.retry_after_seconds)
     return error_response(exc.status_code, exc.code, exc.message, exc.details, headers)
 
@@ -125,6 +132,18 @@ async def _unhandled_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    # asyncpg raises a refused or reset connect as the plain OSError (the model provider's and
+    # Redis's clients wrap theirs), so a bare ConnectionError here is the database's.
+    broken = isinstance(exc, ConnectionError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+    if not broken:
+        return await _unhandled_error(request, exc)
+    logger.warning("database_unavailable", error=type(exc).__name__)
+    return await _app_error(request, DatabaseUnavailableError())
+
+
 async def _database_busy(request: Request, exc: Exception) -> JSONResponse:
     logger.warning("database_busy", error=type(exc).__name__)
     return await _app_error(request, DatabaseBusyError())
@@ -134,7 +153,8 @@ async def _database_busy(request: Request, exc: Exception) -> JSONResponse:
 DATABASE_BUSY_RESPONSE: dict[str, Any] = {
     "model": ErrorBody,
     "description": "Service Unavailable: `database_busy` when every database connection stays "
-    "taken (or an AI route's provider errors). Retry after `Retry-After` seconds.",
+    "taken, `database_unavailable` when the database connection broke (a restart), or an AI "
+    "route's provider errors. Retry after `Retry-After` seconds.",
     "headers": {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}},
 }
 
@@ -143,6 +163,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(PoolTimeoutError, _database_busy)
     app.add_exception_handler(PoolTimeout, _database_busy)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(ConnectionError, _database_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unhandled_error)

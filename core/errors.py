@@ -61,6 +61,22 @@ class RateLimitedError(AppError):
         self.retry_after_seconds = retry_after_seconds
 
 
+class DatabaseUnavailableError(AppError):
+    """The database connection broke under the request (a restart, a failover, a network cut)
+    or the database refuses connections: the request did not happen; a retry will reach a fresh
+    connection."""
+
+    status_code = 503
+    code = "database_unavailable"
+    retry_after_seconds = 1
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The database is unavailable for a moment; try again.",
+            {"retry_after_seconds": self.retry_after_seconds},
+        )
+
+
 class DatabaseBusyError(AppError):
     """Every pooled database connection stayed taken for the whole pool timeout: the request is
     refused at once with a hint to retry, rather than failing as an internal error."""
