@@ -1,10 +1,12 @@
 import uuid
 from collections.abc import Sequence
+from datetime import date
+from typing import Any
 
-from sqlalchemy import Date, cast, func, select
+from sqlalchemy import ColumnElement, Date, cast, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.pagination import PageParams, paginate
+from core.pagination import PageParams, paginate, paginate_rows
 from domain.goals.models import Goal, GoalProgressEvent
 from domain.goals.progress import ProgressTotals
 
@@ -19,20 +21,35 @@ class GoalRepository:
         )
         return result.scalar_one_or_none()
 
-    async def list_page(
+    async def list_page_with_progress(
         self,
         user_id: uuid.UUID,
+        timezone: str,
         params: PageParams,
         *,
         status: str | None,
         course_id: uuid.UUID | None,
-    ) -> tuple[list[Goal], str | None]:
-        statement = select(Goal).where(Goal.user_id == user_id)
+    ) -> tuple[list[tuple[Goal, ProgressTotals]], str | None]:
+        """A page of goals, each with its progress totals, in one statement: the aggregate of a
+        goal's events is a LATERAL subquery beside its row (one row even with no events)."""
+        totals = (
+            select(*_totals_columns(timezone))
+            .where(GoalProgressEvent.goal_id == Goal.id)
+            .lateral("totals")
+        )
+        statement = (
+            select(Goal, totals.c.minutes, totals.c.modules, totals.c.days)
+            .join(totals, true())
+            .where(Goal.user_id == user_id)
+        )
         if status is not None:
             statement = statement.where(Goal.status == status)
         if course_id is not None:
             statement = statement.where(Goal.course_id == course_id)
-        return await paginate(self.session, statement, [Goal.created_at, Goal.id], params)
+        rows, cursor = await paginate_rows(
+            self.session, statement, [Goal.created_at, Goal.id], params
+        )
+        return [(row[0], _totals(row[1], row[2], row[3])) for row in rows], cursor
 
     async def add(self, goal: Goal) -> Goal:
         self.session.add(goal)
@@ -50,23 +67,13 @@ class GoalRepository:
         if not goal_ids:
             return {}
         event = GoalProgressEvent
-        # timezone(zone, timestamptz) is `occurred_at AT TIME ZONE zone`: the user's wall clock,
-        # so an event at 23:30 local counts for that local day.
-        local_day = cast(func.timezone(timezone, event.occurred_at), Date)
         result = await self.session.execute(
-            select(
-                event.goal_id,
-                func.coalesce(func.sum(event.minutes), 0),
-                func.coalesce(func.sum(event.modules_completed), 0),
-                func.array_agg(local_day.distinct()),
-            )
+            select(event.goal_id, *_totals_columns(timezone))
             .where(event.goal_id.in_(goal_ids))
             .group_by(event.goal_id)
         )
         return {
-            goal_id: ProgressTotals(
-                minutes=int(minutes), modules=int(modules), active_days=frozenset(days)
-            )
+            goal_id: _totals(minutes, modules, days)
             for goal_id, minutes, modules, days in result.tuples()
         }
 
@@ -96,3 +103,23 @@ class GoalRepository:
             [GoalProgressEvent.occurred_at, GoalProgressEvent.id],
             params,
         )
+
+
+def _totals_columns(timezone: str) -> list[ColumnElement[Any]]:
+    """Sums and distinct local days over the goal progress events a statement selects."""
+    event = GoalProgressEvent
+    # timezone(zone, timestamptz) is `occurred_at AT TIME ZONE zone`: the user's wall clock,
+    # so an event at 23:30 local counts for that local day.
+    local_day = cast(func.timezone(timezone, event.occurred_at), Date)
+    return [
+        func.coalesce(func.sum(event.minutes), 0).label("minutes"),
+        func.coalesce(func.sum(event.modules_completed), 0).label("modules"),
+        func.array_agg(local_day.distinct()).label("days"),
+    ]
+
+
+def _totals(minutes: int, modules: int, days: Sequence[date] | None) -> ProgressTotals:
+    # array_agg over no events is NULL.
+    return ProgressTotals(
+        minutes=int(minutes), modules=int(modules), active_days=frozenset(days or ())
+    )

@@ -5,8 +5,9 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -109,10 +110,12 @@ class GoalService:
         status: str | None = None,
         course_id: uuid.UUID | None = None,
     ) -> tuple[list[GoalView], str | None]:
-        goals, cursor = await self.goals.list_page(
-            user.id, params, status=status, course_id=course_id
+        zone = progress.user_zone(user.timezone)
+        today = progress.local_date(self.now(), zone)
+        page, cursor = await self.goals.list_page_with_progress(
+            user.id, zone.key, params, status=status, course_id=course_id
         )
-        return await self._views(user, goals), cursor
+        return [_view(goal, totals, zone, today) for goal, totals in page], cursor
 
     async def get(self, user: User, goal_id: uuid.UUID) -> GoalView:
         return (await self._views(user, [await self._owned(user, goal_id)]))[0]
@@ -239,23 +242,7 @@ class GoalService:
         today = progress.local_date(self.now(), zone)
         totals = await self.goals.progress_totals([goal.id for goal in goals], zone.key)
         empty = progress.ProgressTotals()
-        return [
-            GoalView(
-                goal,
-                progress.derive_progress(
-                    progress.GoalPlan(
-                        status=goal.status,
-                        started_on=progress.local_date(goal.created_at, zone),
-                        target_date=goal.target_date,
-                        target_minutes=goal.target_minutes,
-                        target_modules=goal.target_modules,
-                    ),
-                    totals.get(goal.id, empty),
-                    today,
-                ),
-            )
-            for goal in goals
-        ]
+        return [_view(goal, totals.get(goal.id, empty), zone, today) for goal in goals]
 
 
 def _progress_updated(user: User, view: GoalView, entry: GoalProgressEvent) -> Event:
@@ -278,3 +265,14 @@ def progress_read(derived: progress.GoalProgress) -> GoalProgressRead:
         streak_days=derived.streak_days,
         on_track=derived.on_track,
     )
+
+
+def _view(goal: Goal, totals: progress.ProgressTotals, zone: ZoneInfo, today: date) -> GoalView:
+    plan = progress.GoalPlan(
+        status=goal.status,
+        started_on=progress.local_date(goal.created_at, zone),
+        target_date=goal.target_date,
+        target_minutes=goal.target_minutes,
+        target_modules=goal.target_modules,
+    )
+    return GoalView(goal, progress.derive_progress(plan, totals, today))
