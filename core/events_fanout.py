@@ -8,12 +8,19 @@ store, then takes live events from its queue, skipping anything not newer than w
 """
 
 import asyncio
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from core.events import DeliveredEvent, Event, SlowConsumerError, event_id_key
+from core.events import (
+    DeliveredEvent,
+    Event,
+    ResyncRequiredError,
+    SlowConsumerError,
+    event_id_key,
+)
 
 # The position before every event.
 ORIGIN = "0-0"
@@ -22,26 +29,43 @@ PAGE_SIZE = 500
 
 
 class Subscription:
-    """One subscriber's bounded queue. A full queue marks it overflowed instead of growing."""
+    """One subscriber's bounded queue. A full queue marks it overflowed instead of growing; a
+    gap in what the process read marks it lost from that point."""
 
-    __slots__ = ("overflowed", "queue")
+    __slots__ = ("lost_after", "overflowed", "queue")
 
     def __init__(self, size: int) -> None:
-        self.queue: asyncio.Queue[DeliveredEvent] = asyncio.Queue(size)
+        # None in the queue wakes a waiting subscriber to find it lost.
+        self.queue: asyncio.Queue[DeliveredEvent | None] = asyncio.Queue(size)
         self.overflowed = False
+        self.lost_after: str | None = None
 
     def offer(self, delivered: DeliveredEvent) -> None:
-        if self.overflowed:
+        if self.overflowed or self.lost_after is not None:
             return
         try:
             self.queue.put_nowait(delivered)
         except asyncio.QueueFull:
             self.overflowed = True
 
+    def lose(self, after: str) -> None:
+        """Events after `after` were trimmed before this process read them."""
+        if self.lost_after is not None:
+            return
+        self.lost_after = after
+        with contextlib.suppress(asyncio.QueueFull):  # a full queue is drained to empty first
+            self.queue.put_nowait(None)
+
     async def next(self) -> DeliveredEvent:
         if self.overflowed:
             raise SlowConsumerError
-        return await self.queue.get()
+        if self.lost_after is not None and self.queue.empty():
+            raise ResyncRequiredError(self.lost_after)
+        delivered = await self.queue.get()
+        if delivered is None:
+            # What was queued before the gap has been handed out.
+            raise ResyncRequiredError(self.lost_after)
+        return delivered
 
 
 @dataclass
@@ -136,6 +160,12 @@ class SharedEventBus(ABC):
             await self._followed(user_id)
             return head
 
+    def _may_have_lost(self, events: Sequence[DeliveredEvent]) -> bool:
+        """The store keeps at least `history` events. A complete read (fewer than a page) of
+        fewer than that many new events therefore left a kept event at or before the cursor, and
+        the kept events are a suffix: nothing after the cursor was trimmed. Otherwise look."""
+        return len(events) >= min(self.history, PAGE_SIZE)
+
     def _leave(self, user_id: UUID, subscription: Subscription) -> None:
         feed = self.feeds.get(user_id)
         if feed is None:
@@ -144,11 +174,22 @@ class SharedEventBus(ABC):
         if not feed.subscriptions:
             del self.feeds[user_id]
 
-    def _deliver(self, user_id: UUID, events: Sequence[DeliveredEvent]) -> None:
-        """Called by the live reader with what it read for a user, in order."""
+    async def _deliver(self, user_id: UUID, events: Sequence[DeliveredEvent]) -> None:
+        """Called by the live reader with what it read for a user after the feed's cursor, in
+        order. A reader that fell further behind than the kept history finds events trimmed
+        before it read them: its subscribers are told to resync instead of seeing a gap."""
         feed = self.feeds.get(user_id)
-        if feed is None:
+        if feed is None or not events:
             return
+        if self._may_have_lost(events):
+            cursor = feed.cursor
+            try:
+                await self._ensure_kept(user_id, cursor)
+            except ResyncRequiredError:
+                for subscription in feed.subscriptions:
+                    subscription.lose(cursor)
+                feed.cursor = max(feed.cursor, events[-1].id, key=event_id_key)
+                return
         for delivered in events:
             if event_id_key(delivered.id) <= event_id_key(feed.cursor):
                 continue

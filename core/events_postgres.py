@@ -232,7 +232,7 @@ class PostgresEventBus(SharedEventBus):
                     self._mark(user_id)
                     await asyncio.sleep(1.0)
                     continue
-                self._deliver(user_id, page)
+                await self._deliver(user_id, page)
                 if len(page) == PAGE_SIZE:
                     self._mark(user_id)
 

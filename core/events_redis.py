@@ -149,7 +149,7 @@ class RedisEventBus(SharedEventBus):
                     self._wake_cursor = str(entries[-1][0])
                 elif key in users:
                     user_id = users[key]
-                    self._deliver(user_id, [_delivered(user_id, i, f) for i, f in entries])
+                    await self._deliver(user_id, [_delivered(user_id, i, f) for i, f in entries])
 
     async def aclose(self) -> None:
         if self._reader is not None:

@@ -5,6 +5,7 @@ the store, as two processes would.
 """
 
 import asyncio
+import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -181,6 +182,50 @@ async def _drain(stream: AsyncIterator[DeliveredEvent]) -> None:
     await asyncio.sleep(0.5)  # the reader has fanned out all fifty by now
     async for _ in stream:
         pass
+
+
+async def test_a_process_that_reads_after_its_events_were_trimmed_resyncs_without_a_gap(
+    kit: BusKit,
+) -> None:
+    bus = kit.bus(history=50, queue_size=1000)
+    user = await kit.new_user()
+    stream = await _live(bus, user)
+    reader = asyncio.create_task(_take(stream, 1))
+    [first] = await bus.publish([_event(user, 0)])
+    assert [d.id for d in await reader] == [first]
+    # Six times the history, published by another process while this one is too busy to read:
+    # most are trimmed before it reads any of them.
+    ids = _publish_blocking(kit, [_event(user, n) for n in range(1, 301)])
+    received: list[str] = []
+    with pytest.raises(ResyncRequiredError) as resync:
+        await asyncio.wait_for(_collect(stream, received), timeout=10)
+    # Whatever came before the resync was the next events in order, never a jump; the resync
+    # names the last event handed out.
+    assert received == ids[: len(received)]
+    assert resync.value.args == ((received or [first])[-1],)
+
+
+def _publish_blocking(kit: BusKit, events: list[Event]) -> list[str]:
+    """Publish from a bus of its own in another thread, holding this event loop until done."""
+    published: list[str] = []
+
+    async def publish() -> None:
+        publisher = kit.make(50, 1000)
+        try:
+            published.extend(await publisher.publish(events))
+        finally:
+            await publisher.aclose()
+
+    thread = threading.Thread(target=asyncio.run, args=(publish(),))
+    thread.start()
+    thread.join()  # blocks this loop on purpose: its reader must fall behind
+    assert len(published) == len(events)
+    return published
+
+
+async def _collect(stream: AsyncIterator[DeliveredEvent], into: list[str]) -> None:
+    async for delivered in stream:
+        into.append(delivered.id)
 
 
 async def test_concurrent_publishers_give_one_user_unique_ordered_ids(kit: BusKit) -> None:

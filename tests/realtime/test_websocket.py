@@ -3,6 +3,8 @@ Postgres and — with the `redis` backend — Redis; every test runs over both e
 
 import asyncio
 import json
+import secrets
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -32,6 +34,7 @@ ALLOWED_ORIGIN = "https://app.example"
 HISTORY = 50
 QUEUE = 64
 CONNECTION_CAP = 4
+SEND_TIMEOUT_SECONDS = 2.0
 
 
 @dataclass
@@ -59,7 +62,7 @@ async def pair(request: pytest.FixtureRequest, realtime_database_url: str) -> As
         realtime_connections_per_user=CONNECTION_CAP,
         realtime_auth_timeout_seconds=1.0,
         realtime_session_check_seconds=0.5,
-        realtime_send_timeout_seconds=2.0,
+        realtime_send_timeout_seconds=SEND_TIMEOUT_SECONDS,
         realtime_ticket_ttl_seconds=2,
         realtime_max_message_bytes=4096,
         # Every test registers its users from 127.0.0.1: the per-client throttle is not under test.
@@ -73,11 +76,14 @@ def _send(message: dict[str, object]) -> str:
     return json.dumps(message)
 
 
-async def _close_code(ws: object) -> int | None:
-    """Read until the server closes; its close code."""
+async def _close_code(ws: object, numbers: list[int] | None = None) -> int | None:
+    """Read until the server closes; its close code. Messages carrying `data.n` add it to
+    `numbers`."""
     try:
         while True:
-            await asyncio.wait_for(ws.recv(), 10)  # type: ignore[attr-defined]
+            message = json.loads(await asyncio.wait_for(ws.recv(), 10))  # type: ignore[attr-defined]
+            if numbers is not None:
+                numbers.append(message["data"]["n"])
     except ConnectionClosed as closed:
         return closed.rcvd.code if closed.rcvd else None
 
@@ -329,6 +335,41 @@ async def test_resume_after_a_dropped_socket_has_no_gap_and_no_duplicate(pair: P
     assert [m["data"]["n"] for m in [*seen, *missed, live]] == [1, 2, 3, 4, 5]
     ids = [m["id"] for m in [*seen, *missed, live]]
     assert len(set(ids)) == 5
+
+
+async def test_a_socket_that_stops_reading_is_closed_as_a_slow_consumer(pair: Pair) -> None:
+    student = await sign_up(pair.a)
+    user_id = uuid.UUID(student.user_id)
+    # Far more than the kernel's socket buffers hold, and random: permessage-deflate would
+    # shrink a repeated character to nothing.
+    events = [
+        Event(
+            user_id,
+            "notifications",
+            "notification",
+            {"n": n, "padding": secrets.token_urlsafe(24_000)},
+        )
+        for n in range(400)
+    ]
+    # max_queue=1: the client stops reading from its socket as soon as one message waits; and a
+    # small receive buffer, so the kernel does not take megabytes on its behalf.
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    sock.connect(("127.0.0.1", pair.a.port))
+    sock.setblocking(False)
+    async with open_socket(pair.a, student, ["notifications"], max_queue=1, sock=sock) as ws:
+        # In small batches the server's reader keeps up with: the client is the slow one.
+        for start in range(0, len(events), 10):
+            await pair.bus_a.publish(events[start : start + 10])
+            await asyncio.sleep(0.01)
+        # Longer than the server's send timeout, while nothing is read.
+        await asyncio.sleep(SEND_TIMEOUT_SECONDS * 2)
+        received: list[int] = []
+        code = await _close_code(ws, received)
+    assert code == CloseCode.SLOW_CONSUMER
+    # What did arrive came in order, with no gap, and stopped well short of everything.
+    assert received == list(range(len(received)))
+    assert len(received) < len(events)
 
 
 async def test_resume_from_a_trimmed_id_answers_resync_required(pair: Pair) -> None:
