@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from api.realtime.serving import websocket_server_options
 from cli.database import EMBEDDED_DATABASE
 from cli.evals import app as evals_app
 from cli.supervisor import Supervisor
@@ -91,12 +92,7 @@ def serve() -> None:
         access_log=False,
         # Forwarded headers are believed only from STUDYPILOT_TRUSTED_PROXIES, by the app itself.
         proxy_headers=False,
-        # Websocket frames past this close the socket (1009); the app refuses smaller messages
-        # over its own limit with an error and keeps the socket.
-        ws_max_size=settings.realtime_max_message_bytes * 4,
-        # A peer that does not answer a ping within the interval is dropped.
-        ws_ping_interval=settings.realtime_ping_interval_seconds,
-        ws_ping_timeout=settings.realtime_ping_interval_seconds,
+        **websocket_server_options(settings),
     )
 
 

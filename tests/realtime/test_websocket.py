@@ -340,8 +340,8 @@ async def test_resume_after_a_dropped_socket_has_no_gap_and_no_duplicate(pair: P
 async def test_a_socket_that_stops_reading_is_closed_as_a_slow_consumer(pair: Pair) -> None:
     student = await sign_up(pair.a)
     user_id = uuid.UUID(student.user_id)
-    # Far more than the kernel's socket buffers hold, and random: permessage-deflate would
-    # shrink a repeated character to nothing.
+    # Far more than the kernel's socket buffers hold, and random: should permessage-deflate be
+    # turned on, it would shrink a repeated character to nothing.
     events = [
         Event(
             user_id,
