@@ -47,16 +47,30 @@ def run(
     cases: Annotated[str | None, typer.Option(help="Only case ids matching this glob.")] = None,
     label: Annotated[str | None, typer.Option(help="A name to recognise the run by.")] = None,
     jsonl: Annotated[Path | None, typer.Option(help="Also write the results here.")] = None,
+    judge: Annotated[
+        bool,
+        typer.Option(
+            help="Also rate chat and summary answers with a judge model: "
+            "STUDYPILOT_LLM_JUDGE_MODEL (else --model) live, the scripted judge otherwise."
+        ),
+    ] = False,
 ) -> None:
     """Run a suite through the real agents; without --model, with the scripted model."""
+    from agents.llm import choose_model
     from cli import eval_jobs
-    from evals.runner import SCRIPTED_MODEL_NAME, RunOptions
+    from evals.runner import SCRIPTED_JUDGE_NAME, SCRIPTED_MODEL_NAME, RunOptions
 
     if suite not in SUITES:
         raise typer.BadParameter(f"unknown suite {suite!r}; choose from {', '.join(SUITES)}")
     settings = get_settings()
     if model is not None and settings.openai_base_url is None and settings.openai_api_key is None:
         raise typer.BadParameter("a live run needs OPENAI_BASE_URL or OPENAI_API_KEY")
+    judge_name = None
+    if judge:
+        configured = choose_model(settings, "judge")
+        judge_name = (
+            SCRIPTED_JUDGE_NAME if model is None else configured.name if configured else model
+        )
     options = RunOptions(
         suite=suite,
         mode="live" if model else "scripted",
@@ -65,6 +79,7 @@ def run(
         repeats=repeats,
         case_filter=cases,
         label=label,
+        judge=judge_name,
         base_url=settings.openai_base_url,
         api_key=settings.openai_api_key,
         timeout_seconds=settings.llm_timeout_seconds,

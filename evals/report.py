@@ -16,7 +16,8 @@ def _interval(value: IntervalRead | None) -> str:
 def _run_line(run: EvalRunRead) -> str:
     prompts = ", ".join(run.prompts.values())
     label = f" ({run.label})" if run.label else ""
-    return f"{run.id}{label}: {run.mode}, model {run.model}, prompts {prompts}"
+    judge = f", judged by {run.judge}" if run.judge else ""
+    return f"{run.id}{label}: {run.mode}, model {run.model}, prompts {prompts}{judge}"
 
 
 def markdown(c: ComparisonRead) -> str:

@@ -33,12 +33,15 @@ from evals.drivers import Harness, Outcome, run_case
 from evals.provider import ModelWire, chat_model
 from evals.scorers import Evidence, Score, case_passed, score_case, soft_mean
 from evals.scorers.gates import scoping
+from evals.scorers.judge import Judge
+from evals.scripted_judge import scripted_judge
 from evals.scripted_model import ScriptedModel
 from evals.world import build_world
 from prompts import Prompt, load_prompt, pinned_prompts
 
 Mode = Literal["scripted", "live"]
 SCRIPTED_MODEL_NAME = "scripted"
+SCRIPTED_JUDGE_NAME = "scripted-judge"
 # The prompts each suite's agent reads; shown with the run so a comparison names what changed.
 SUITE_PROMPTS: dict[str, tuple[str, ...]] = {
     "chat": ("chat/system",),
@@ -58,6 +61,8 @@ class RunOptions:
     repeats: int = 1
     case_filter: str | None = None
     label: str | None = None
+    # The judge model for the rubrics (scripted runs: SCRIPTED_JUDGE_NAME); None: no rubrics.
+    judge: str | None = None
     base_url: str | None = None
     api_key: SecretStr | None = None
     timeout_seconds: float = 60.0
@@ -95,7 +100,7 @@ async def run_suite(
                 mode=options.mode,
                 status="running",
                 model=options.model,
-                judge=None,
+                judge=options.judge,
                 prompts=prompt_refs,
                 repeats=options.repeats,
                 case_filter=options.case_filter,
@@ -132,6 +137,7 @@ async def run_suite(
         }
     )
     runs = AgentRuns(eval_settings, world_sessions, RateLimiter(None, namespace="evals"))
+    judge = _judge(options, eval_settings)
     status = "failed"
     try:
         async with open_checkpointer(world_url, max_size=2) as checkpointer:
@@ -147,7 +153,7 @@ async def run_suite(
             for item in loaded:
                 case_ok = True
                 for repeat in range(options.repeats):
-                    result = await _run_one(harness, item, repeat, wire, scripted, options)
+                    result = await _run_one(harness, item, repeat, wire, scripted, judge, options)
                     async with unit_of_work(results) as session:
                         result.run_id = run.id
                         await EvalRepository(session).add_result(result)
@@ -178,6 +184,7 @@ async def _run_one(
     repeat: int,
     wire: ModelWire,
     scripted: ScriptedModel | None,
+    judge: Judge | None,
     options: RunOptions,
 ) -> EvalResult:
     case = item.case
@@ -204,6 +211,8 @@ async def _run_one(
         expected_error = case.expect.error
         if outcome.error is None:
             scores = await score_case(evidence)
+            if judge is not None:
+                scores += await judge.scores(evidence)
             if expected_error is not None:
                 why = f"expected the error {expected_error}, the agent answered"
                 scores.append(Score("expected_error", "check", False, explanation=why))
@@ -235,6 +244,23 @@ async def _run_one(
         error=outcome.error,
         transcript=_transcript(case, outcome, wire.requests),
     )
+
+
+def _judge(options: RunOptions, settings: Settings) -> Judge | None:
+    """The rubric judge on a wire of its own, so the gates never read its requests."""
+    if options.judge is None:
+        return None
+    scripted = options.mode == "scripted"
+    model = chat_model(
+        model=options.judge,
+        wire=ModelWire(),
+        policy=scripted_judge if scripted else None,
+        base_url=options.base_url,
+        api_key=options.api_key,
+        timeout=options.timeout_seconds,
+    )
+    method = "tool_calling" if scripted else settings.llm_structured_output
+    return Judge(model, options.judge, method)
 
 
 def _transcript(case: Case, outcome: Outcome, requests: list[dict[str, Any]]) -> dict[str, Any]:
