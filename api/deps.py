@@ -1,5 +1,6 @@
 """Request dependencies as `Annotated` aliases: `SessionDep`, `CurrentUser`, ..."""
 
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
@@ -121,6 +122,27 @@ async def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_current_user_id(
+    request: Request,
+    codec: TokenCodecDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> uuid.UUID:
+    """The caller's id from a valid access token, without reading the user row (a round trip
+    and two statements fewer): for routes whose queries are scoped by that id and need nothing
+    else of the user. Revocation is the same as `CurrentUser`'s, since access tokens are not
+    revoked before they expire; only a token whose user row was deleted still passes here, for
+    the rest of its lifetime, and finds nothing, the user's rows having gone with it."""
+    if credentials is None:
+        raise UnauthorizedError("A bearer access token is required.")
+    user_id = codec.decode(credentials.credentials, "access").subject
+    request.state.user_id = user_id
+    structlog.contextvars.bind_contextvars(user_id=str(user_id))
+    return user_id
+
+
+CurrentUserId = Annotated[uuid.UUID, Depends(get_current_user_id)]
 
 
 async def refuse_nul_in_query(request: Request) -> None:

@@ -3,7 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, status
 
-from api.deps import CurrentUser, SessionDep
+from api.deps import CurrentUser, CurrentUserId, SessionDep
 from api.embedding import EmbeddingDep, build_search_query, schedule_embedding
 from api.errors import error_responses
 from core.pagination import Page, PageParams, page_params
@@ -17,7 +17,7 @@ PageDep = Annotated[PageParams, Depends(page_params)]
 
 @router.get("", response_model=Page[NoteHit], responses=error_responses(401, 422))
 async def list_notes(
-    user: CurrentUser,
+    user_id: CurrentUserId,
     session: SessionDep,
     embedding: EmbeddingDep,
     page: PageDep,
@@ -31,7 +31,7 @@ async def list_notes(
 ) -> Page[NoteHit]:
     query = await build_search_query(embedding, q, semantic)
     hits, cursor = await NoteService(session).list(
-        user.id, page, query=query, course_id=course_id, tag=tag
+        user_id, page, query=query, course_id=course_id, tag=tag
     )
     items = [
         NoteHit.model_validate({**NoteRead.model_validate(note).model_dump(), "score": score})

@@ -3,7 +3,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, status
 
-from api.deps import CurrentUser, SessionDep
+from api.deps import CurrentUser, CurrentUserId, SessionDep
 from api.embedding import EmbeddingDep, build_search_query, schedule_embedding
 from api.errors import error_responses
 from core.pagination import Page, PageParams, page_params
@@ -23,7 +23,7 @@ PageDep = Annotated[PageParams, Depends(page_params)]
 
 @router.get("", response_model=Page[ResourceHit], responses=error_responses(401, 422))
 async def list_resources(
-    user: CurrentUser,
+    user_id: CurrentUserId,
     session: SessionDep,
     embedding: EmbeddingDep,
     page: PageDep,
@@ -44,7 +44,7 @@ async def list_resources(
 ) -> Page[ResourceHit]:
     query = await build_search_query(embedding, q, semantic)
     hits, cursor = await ResourceService(session).list(
-        user.id, page, query=query, type_=type, course_id=course_id, tag=tag
+        user_id, page, query=query, type_=type, course_id=course_id, tag=tag
     )
     items = [
         ResourceHit.model_validate(

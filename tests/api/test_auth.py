@@ -286,3 +286,20 @@ async def test_every_response_carries_a_request_id(client: httpx.AsyncClient) ->
     supplied = uuid.uuid4().hex
     echoed = await client.get("/health", headers={"X-Request-ID": supplied})
     assert echoed.headers["X-Request-ID"] == supplied
+
+
+async def test_a_token_outliving_its_user_reads_nothing_anywhere(
+    client: httpx.AsyncClient, codec: TokenCodec, db_session: AsyncSession
+) -> None:
+    user = await create_user(db_session)
+    headers = auth_headers(codec, user)
+    await db_session.delete(user)
+    await db_session.commit()
+    # Routes that load the user refuse the token ...
+    assert_error(await client.get("/users/me", headers=headers), 401, "invalid_token")
+    assert_error(await client.get("/goals", headers=headers), 401, "invalid_token")
+    # ... the search lists trust its signature alone, and the user's rows went with the user.
+    for path in ("/resources?q=algebra", "/notes"):
+        response = await client.get(path, headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.json() == {"items": [], "next_cursor": None}
