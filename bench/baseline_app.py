@@ -29,7 +29,7 @@ from core.pagination import encode_cursor
 from domain.goals import progress
 
 PAGE = 20
-# The real app's pool: STUDYPILOT_DB_POOL_SIZE (10) + STUDYPILOT_DB_MAX_OVERFLOW (10).
+# Up to the real app's pool: STUDYPILOT_DB_POOL_SIZE (20), no overflow.
 POOL_MIN, POOL_MAX = 10, 20
 
 USER_SQL = "SELECT id, timezone FROM users WHERE id = $1"

@@ -39,12 +39,12 @@ def _spread(rng: random.Random, count: int, since: datetime, until: datetime) ->
     return [since + timedelta(microseconds=offset) for offset in offsets]
 
 
-def _users(now: datetime, rng: random.Random) -> list[tuple[Any, ...]]:
-    created = _spread(rng, USERS, now - timedelta(days=730), now - timedelta(days=400))
+def _users(now: datetime, rng: random.Random, count: int) -> list[tuple[Any, ...]]:
+    created = _spread(rng, count, now - timedelta(days=730), now - timedelta(days=400))
     return [
         (uuid.uuid4(), f"user{n}@bench.example.com", NO_LOGIN_HASH, f"Bench User {n}",
          rng.choice(TIMEZONES), "{}", created[n], created[n])
-        for n in range(USERS)
+        for n in range(count)
     ]  # fmt: skip
 
 
@@ -132,17 +132,17 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
-async def load(dsn: str, *, seed: int = 42) -> LoadedData:
+async def load(dsn: str, *, seed: int = 42, users: int = USERS) -> LoadedData:
     """Fill a freshly migrated database; VACUUM ANALYZE it so plans see real statistics."""
     started = time.perf_counter()
     rng = random.Random(seed)
     words = Vocabulary(rng)
     now = datetime.now(UTC)
-    users = _users(now, rng)
-    user_ids = [row[0] for row in users]
+    user_rows = _users(now, rng, users)
+    user_ids = [row[0] for row in user_rows]
     goals, events = _goals_and_events(user_ids, now, rng, words)
     tables: dict[str, list[tuple[Any, ...]]] = {
-        "users": users,
+        "users": user_rows,
         "goals": goals,
         "goal_progress_events": events,
         "notes": _notes(user_ids, now, rng, words),

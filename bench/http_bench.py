@@ -17,7 +17,15 @@ from typing import Any
 import asyncpg
 
 from bench.data import LoadedData
-from bench.http_load import CpuMeter, LoadResult, measure, warm_up, write_requests
+from bench.http_load import (
+    DURATION_SECONDS,
+    WARMUP_SECONDS,
+    CpuMeter,
+    LoadResult,
+    measure,
+    warm_up,
+    write_requests,
+)
 from bench.servers import Server, start_app, start_baseline
 from bench.vocabulary import QUERY_TERMS
 from core.config import Settings
@@ -38,8 +46,17 @@ class Phase:
     skipped: str | None = None
 
 
+@dataclass(frozen=True)
+class Budget:
+    """How long each phase loads the servers: the full run's, or `--quick`'s."""
+
+    warm_up_seconds: float = WARMUP_SECONDS
+    measure_seconds: float = DURATION_SECONDS
+
+
 @dataclass
 class HttpResults:
+    budget: Budget = field(default_factory=Budget)
     phases: list[Phase] = field(default_factory=list)
     checks: dict[str, str] = field(default_factory=dict)
     statements: dict[str, list[tuple[int, float, str]]] = field(default_factory=dict)
@@ -119,8 +136,9 @@ async def run_http(
     postmaster_pid: int,
     data: LoadedData,
     log: Callable[[str], None],
+    budget: Budget,
 ) -> HttpResults:
-    results = HttpResults()
+    results = HttpResults(budget)
     secret = secrets.token_urlsafe(48)
     codec = TokenCodec(Settings(env="production", jwt_secret=secret, access_token_ttl_seconds=3600))
     tokens = {user: codec.issue(user, "access")[0] for user in data.user_ids}
@@ -170,10 +188,10 @@ async def run_http(
                     continue
                 name = f"{server.name}-{len(results.phases)}"
                 requests_file = write_requests(work_dir, name, lines)
-                warm_up(server.port, requests_file)
+                warm_up(server.port, requests_file, budget.warm_up_seconds)
                 sessions_before = await _statements_reset(dsn)
                 meter = CpuMeter(server.process.pid, postmaster_pid)
-                phase.result = measure(server.port, requests_file, meter)
+                phase.result = measure(server.port, requests_file, meter, budget.measure_seconds)
                 statements, sessions_after = await _statements(dsn)
                 # Minus this benchmark's own reading connection.
                 phase.new_connections = sessions_after - sessions_before - 1

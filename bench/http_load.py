@@ -175,14 +175,16 @@ def write_requests(directory: Path, name: str, lines: Sequence[tuple[str, str]])
     return path
 
 
-def warm_up(port: int, requests_file: Path) -> None:
-    _run_client(port, requests_file, WARMUP_SECONDS)
+def warm_up(port: int, requests_file: Path, seconds: float = WARMUP_SECONDS) -> None:
+    _run_client(port, requests_file, seconds)
 
 
-def measure(port: int, requests_file: Path, meter: CpuMeter) -> LoadResult:
-    """DURATION_SECONDS of closed-loop load at CONCURRENCY (after `warm_up`)."""
+def measure(
+    port: int, requests_file: Path, meter: CpuMeter, seconds: float = DURATION_SECONDS
+) -> LoadResult:
+    """`seconds` of closed-loop load at CONCURRENCY (after `warm_up`)."""
     before = meter.sample()
-    raw = _run_client(port, requests_file, DURATION_SECONDS)
+    raw = _run_client(port, requests_file, seconds)
     after = meter.sample()
     requests = int(raw["requests"]) or 1
     server, postgres, machine = (

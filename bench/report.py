@@ -6,6 +6,8 @@ from bench.data import LoadedData
 from bench.http_bench import HttpResults, Phase
 from bench.semantic import Measured, SemanticResults
 
+HTTP_HEADING = "## HTTP: real app vs raw-asyncpg baseline"
+SEMANTIC_HEADING = "## Semantic search (pgvector HNSW, 384 dimensions)"
 THROUGHPUT_TARGET = 0.6  # app req/s >= 0.6 x baseline
 P99_TARGET = 1.5  # app p99 <= 1.5 x baseline
 SEMANTIC_P95_MS = 15.0
@@ -40,13 +42,15 @@ def _header(command: str, info: dict[str, str]) -> list[str]:
 
 
 def _http(loaded: LoadedData | None, http: HttpResults) -> list[str]:
-    lines = ["## HTTP: real app vs raw-asyncpg baseline", ""]
+    lines = [HTTP_HEADING, ""]
+    users = len(loaded.user_ids) if loaded is not None else 0
     if loaded is not None:
         rows = ", ".join(f"{table} {count:,}" for table, count in loaded.rows.items())
         lines += [
             f"Data: {rows} (loaded with binary COPY in {loaded.seconds:.0f} s). Resource titles, "
             "descriptions and tags come from a small study vocabulary with Zipf-like "
-            "frequencies; the `q` terms, and how many of the 50,000 resources match each: "
+            "frequencies; the `q` terms, and how many of the "
+            f"{loaded.rows.get('resources', 0):,} resources match each: "
             + ", ".join(f"`{t}` {n:,}" for t, n in loaded.term_matches.items())
             + ".",
             "",
@@ -56,12 +60,12 @@ def _http(loaded: LoadedData | None, http: HttpResults) -> list[str]:
         "(what containers run) with `STUDYPILOT_ENV=production`, `STUDYPILOT_LOG_LEVEL=WARNING`; "
         "the baseline is `bench/baseline_app.py` (Starlette + asyncpg pool of 10-20, the same "
         "JWT check, user lookup, SQL and progress functions, no ORM / DI / Pydantic / "
-        "middleware). Each request is for a random one of the 1,000 users (its own bearer "
+        f"middleware). Each request is for a random one of the {users:,} users (its own bearer "
         f"token){', with a random `q` term' if loaded else ''}; first page of 20. "
         "Load starts once both servers are up and idle (the app first loads its local "
         "embedding model in a background thread). "
-        f"Closed loop at concurrency {http_load.CONCURRENCY}, {http_load.WARMUP_SECONDS:g} s "
-        f"warm-up, then {http_load.DURATION_SECONDS:g} s measured; baseline then app, per "
+        f"Closed loop at concurrency {http_load.CONCURRENCY}, {http.budget.warm_up_seconds:g} s "
+        f"warm-up, then {http.budget.measure_seconds:g} s measured; baseline then app, per "
         "endpoint. Before loading, a sample of requests is sent to both and their answers "
         "compared. CPU per request is read from /proc for the server process, all Postgres "
         "processes and the client; statements per request from pg_stat_statements.",
@@ -147,7 +151,7 @@ def _measured_row(m: Measured) -> str:
 
 def _semantic(s: SemanticResults) -> list[str]:
     lines = [
-        "## Semantic search (pgvector HNSW, 384 dimensions)",
+        SEMANTIC_HEADING,
         "",
         f"Data: {s.rows:,} resource vectors, {s.users:,} users x {semantic.PER_USER}, all of one "
         "embedding model. Vectors are **synthetic but clustered** (`bench/vectors.py`): each is "
@@ -281,7 +285,7 @@ def render(
         lines += _semantic(semantic_results)
     lines += [
         "See `docs/performance.md` for what limits these numbers and which indexes and "
-        f"queries produce them. Data sizes: {data_module.USERS:,} users x "
+        f"queries produce them. Data sizes: {len(loaded.user_ids) if loaded else 0:,} users x "
         f"{data_module.PER_USER} goals / notes / resources (HTTP), {semantic.USERS:,} x "
         f"{semantic.PER_USER} vectors (semantic).",
         "",

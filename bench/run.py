@@ -15,14 +15,19 @@ from pathlib import Path
 
 import asyncpg
 
-from bench import chat_report, data, report
-from bench.http_bench import HttpResults, run_http
+from bench import data, report
+from bench.http_bench import Budget, HttpResults, run_http
 from bench.http_load import client_name, use_python_client
 from bench.postgres import bench_postgres, create_database, plain_url
 from bench.semantic import SemanticResults, run_semantic
 
 RESULTS_PATH = Path(__file__).resolve().parent / "RESULTS.md"
 COMMAND = ".venv/bin/python -m bench.run"
+# --quick: fewer users, shorter phases, no semantic search; its file is not committed.
+QUICK_RESULTS_PATH = Path(__file__).resolve().parent / "results-quick.md"
+QUICK_COMMAND = ".venv/bin/python -m bench.run --quick"
+QUICK_USERS = 200
+QUICK = Budget(warm_up_seconds=1.0, measure_seconds=5.0)
 
 
 def log(message: str) -> None:
@@ -78,7 +83,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--skip-http", action="store_true", help="semantic search only")
     parser.add_argument("--skip-semantic", action="store_true", help="HTTP only")
-    parser.add_argument("--output", type=Path, default=RESULTS_PATH)
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"HTTP only, {QUICK_USERS} users, {QUICK.measure_seconds:g} s per phase, "
+        f"into {QUICK_RESULTS_PATH.name} unless --output: under two minutes, for comparisons",
+    )
+    parser.add_argument("--output", type=Path, default=None)
     parser.add_argument(
         "--client",
         choices=("auto", "python"),
@@ -86,6 +97,10 @@ def main() -> None:
         help="HTTP load generator: wrk when installed (auto), else the Python one",
     )
     args = parser.parse_args()
+    output: Path = args.output or (QUICK_RESULTS_PATH if args.quick else RESULTS_PATH)
+    budget = QUICK if args.quick else Budget()
+    if args.quick:
+        args.skip_semantic = True
     if args.client == "python":
         use_python_client()
 
@@ -106,9 +121,9 @@ def main() -> None:
             url = asyncio.run(create_database(server, "bench_http"))
             dsn = plain_url(server, "bench_http")
             info |= asyncio.run(_versions(dsn))
-            loaded = asyncio.run(data.load(dsn))
+            loaded = asyncio.run(data.load(dsn, users=QUICK_USERS if args.quick else data.USERS))
             log(f"  loaded {loaded.rows} in {loaded.seconds:.1f} s")
-            http = asyncio.run(run_http(url, dsn, server.process.pid, loaded, log))
+            http = asyncio.run(run_http(url, dsn, server.process.pid, loaded, log, budget))
         if not args.skip_semantic:
             log("Semantic search: migrating, generating, loading, indexing...")
             url = asyncio.run(create_database(server, "bench_semantic"))
@@ -117,12 +132,25 @@ def main() -> None:
             semantic = asyncio.run(run_semantic(url, dsn, log))
     info["busy_before"] = f"{busy_before:.0%}"
     info["runtime"] = f"{(time.monotonic() - started) / 60:.1f} min"
-    # The chat benchmark runs on its own (bench.chat_overhead); its section is kept.
-    chat_section = chat_report.read_section(args.output)
-    args.output.write_text(report.render(COMMAND, info, loaded, http, semantic))
-    if chat_section is not None:
-        chat_report.write_section(args.output, chat_section)
-    log(f"wrote {args.output} in {info['runtime']}")
+    command = QUICK_COMMAND if args.quick else COMMAND
+    # The other benchmarks (chat, voice, realtime, slow models) run on their own; their
+    # sections are kept as they stand.
+    others = _other_sections(output)
+    output.write_text(report.render(command, info, loaded, http, semantic) + others)
+    log(f"wrote {output} in {info['runtime']}")
+
+
+def _other_sections(path: Path) -> str:
+    """The file from the first section this run does not write (with its marker comments)."""
+    lines = path.read_text().splitlines() if path.exists() else []
+    own = (report.HTTP_HEADING, report.SEMANTIC_HEADING)
+    for index, line in enumerate(lines):
+        if line.startswith("## ") and line not in own:
+            start = index
+            while start > 0 and lines[start - 1].startswith("<!--"):
+                start -= 1
+            return "\n" + "\n".join(lines[start:]) + "\n"
+    return ""
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """CRUD latency while slow AI calls are in flight: does a slow model starve the API?
 
-The real API (`python -m cli serve`, default pool: 10 + 10 connections) on a fresh embedded
+The real API (`python -m cli serve`, default pool: 20 connections) on a fresh embedded
 Postgres; the model is a scripted OpenAI-compatible server that takes 20 s per answer. At each
 level, that many `POST /ai/summary` calls (one per student, each on a new course, so none is
 served from the cache) are sent and left waiting on the model; once the model has received
@@ -172,7 +172,7 @@ def report(rows: list[dict[str, float | int]], started: float, load: float) -> s
         f"({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {(time.monotonic() - started) / 60:.1f} min; "
         f"{platform.machine()}, Python {platform.python_version()}, load average {load:.1f} "
         "at the start). The real API "
-        "(`cli serve`, pool 10 + 10) on a fresh embedded Postgres; a scripted model answering "
+        "(`cli serve`, default pool) on a fresh embedded Postgres; a scripted model answering "
         f"after {MODEL_SECONDS:.0f} s; at each level that many `POST /ai/summary` calls wait on "
         "it (one per student, uncached) while `GET /goals` is timed back to back over real "
         "HTTP. Client, API, Postgres and model share this machine's two cores.",
