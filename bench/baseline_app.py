@@ -29,7 +29,7 @@ from core.pagination import encode_cursor
 from domain.goals import progress
 
 PAGE = 20
-# Up to the real app's pool: STUDYPILOT_DB_POOL_SIZE (20), no overflow.
+# The real app's pool: STUDYPILOT_DB_POOL_SIZE (10), no overflow; the baseline may use 20.
 POOL_MIN, POOL_MAX = 10, 20
 
 USER_SQL = "SELECT id, timezone FROM users WHERE id = $1"

@@ -31,6 +31,8 @@ from bench.vocabulary import QUERY_TERMS
 from core.config import Settings
 from core.security import TokenCodec
 
+# The multi-process figure: as many API processes as `serve` starts by default here.
+MULTI_PROCESS_WORKERS = Settings(jwt_secret="x" * 32).workers
 REQUEST_MIX = 5_000  # distinct (user, term) requests the client picks from at random
 CHECK_USERS = 15
 
@@ -167,8 +169,11 @@ async def run_http(
         servers.append(baseline)
         app = start_app(database_url, secret, work_dir)
         servers.append(app)
-        baseline.wait_ready()
-        app.wait_ready()
+        # What `serve` does by default: one process per core.
+        scaled = start_app(database_url, secret, work_dir, workers=MULTI_PROCESS_WORKERS)
+        servers.append(scaled)
+        for server in servers:
+            server.wait_ready()
         # The app loads its embedding model in a background thread after start-up: let it
         # finish, or it would take CPU from whichever server is measured first.
         for server in servers:
@@ -180,10 +185,14 @@ async def run_http(
             results.checks[endpoint] = check
             log(f"  {endpoint}: {check}")
             app_ok = not check.startswith("app answered")
-            for server, lines in ((baseline, baseline_lines), (app, app_lines)):
+            for server, lines in (
+                (baseline, baseline_lines),
+                (app, app_lines),
+                (scaled, app_lines),
+            ):
                 phase = Phase(endpoint, server.name)
                 results.phases.append(phase)
-                if server is app and not app_ok:
+                if server is not baseline and not app_ok:
                     phase.skipped = check
                     continue
                 name = f"{server.name}-{len(results.phases)}"

@@ -102,6 +102,15 @@ def _process_cpu_ticks(pid: int, *, reaped_children: bool = False) -> int:
     return ticks
 
 
+def _descendants_of(pid: int) -> list[int]:
+    found, frontier = [], [pid]
+    while frontier:
+        children = _children_of(frontier.pop())
+        found += children
+        frontier += children
+    return found
+
+
 def _children_of(pid: int) -> list[int]:
     children = []
     for entry in Path("/proc").iterdir():
@@ -133,8 +142,12 @@ class CpuMeter:
             _process_cpu_ticks(child) for child in _children_of(self.postmaster_pid)
         )
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # finished children: the client
+        # A multi-process server's workers are its children (and their helpers).
+        server = _process_cpu_ticks(self.server_pid) + sum(
+            _process_cpu_ticks(child) for child in _descendants_of(self.server_pid)
+        )
         return (
-            _process_cpu_ticks(self.server_pid),
+            server,
             postgres,
             _machine_busy_ticks(),
             usage.ru_utime + usage.ru_stime,

@@ -102,8 +102,11 @@ def _base_env() -> dict[str, str]:
     }
 
 
-def start_app(database_url: str, jwt_secret: str, log_dir: Path, **extra_env: str) -> Server:
-    """The real API exactly as containers run it: `python -m cli serve` (uvicorn, one process)."""
+def start_app(
+    database_url: str, jwt_secret: str, log_dir: Path, workers: int = 1, **extra_env: str
+) -> Server:
+    """The real API exactly as containers run it: `python -m cli serve` (uvicorn, `workers`
+    processes)."""
     port = free_port()
     env = _base_env() | {
         "STUDYPILOT_ENV": "production",
@@ -113,10 +116,14 @@ def start_app(database_url: str, jwt_secret: str, log_dir: Path, **extra_env: st
         "STUDYPILOT_HOST": "127.0.0.1",
         "DATABASE_URL": database_url,
         "PORT": str(port),
+        "STUDYPILOT_WORKERS": str(workers),
         **extra_env,
     }
-    process, log_path = _spawn("app", [sys.executable, "-m", "cli", "serve"], env, log_dir)
-    return Server("app", process, port, "/api/v1/health", log_path)
+    name = "app" if workers == 1 else f"app x{workers}"
+    process, log_path = _spawn(
+        name.replace(" ", "-"), [sys.executable, "-m", "cli", "serve"], env, log_dir
+    )
+    return Server(name, process, port, "/api/v1/health", log_path)
 
 
 def start_baseline(dsn: str, jwt_secret: str, log_dir: Path) -> Server:

@@ -1,6 +1,6 @@
 """CRUD latency while slow AI calls are in flight: does a slow model starve the API?
 
-The real API (`python -m cli serve`, default pool: 20 connections) on a fresh embedded
+The real API (`python -m cli serve`, default pool: 10 connections) on a fresh embedded
 Postgres; the model is a scripted OpenAI-compatible server that takes 20 s per answer. At each
 level, that many `POST /ai/summary` calls (one per student, each on a new course, so none is
 served from the cache) are sent and left waiting on the model; once the model has received

@@ -88,6 +88,9 @@ def serve() -> None:
         factory=True,
         host=settings.host,
         port=settings.port,
+        # Each process serves on its own core; what they must share (the database, the event
+        # bus, tickets, and with REDIS_URL the rate limits) lives outside them.
+        workers=settings.workers,
         log_config=None,  # our structlog configuration, set up by create_app
         access_log=False,
         # Forwarded headers are believed only from STUDYPILOT_TRUSTED_PROXIES, by the app itself.

@@ -1,5 +1,6 @@
 """The one place configuration is read. Every setting has an environment variable and a default."""
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -10,6 +11,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Development default; refusing it outside development is the point of `_refuse_default_secret`.
 DEFAULT_JWT_SECRET = "studypilot-development-secret-change-me"  # noqa: S105
 MIN_PRODUCTION_SECRET_LENGTH = 32
+# Each API process loads the local embedding model (about 0.3 GB) and holds its own pool: a
+# laptop with 16 cores should not start 16 of them, nor 160 connections to a Postgres that
+# allows 100. Set STUDYPILOT_WORKERS to go past it.
+MAX_DEFAULT_WORKERS = 4
 
 Environment = Literal["development", "test", "production"]
 
@@ -45,6 +50,12 @@ class Settings(BaseSettings):
         "in-process limiter, and Postgres for events and tickets.",
     )
     host: str = Field(default="127.0.0.1", description="Address the API listens on.")
+    workers: int = Field(
+        default_factory=lambda: min(len(os.sched_getaffinity(0)), MAX_DEFAULT_WORKERS),
+        ge=1,
+        description="API processes `serve` runs (default: the cores this process may use, "
+        f"at most {MAX_DEFAULT_WORKERS}).",
+    )
     port: int = Field(
         default=8000,
         ge=1,
@@ -71,7 +82,7 @@ class Settings(BaseSettings):
     # Connections past pool_size are closed as soon as they are returned, so a load that keeps
     # more than pool_size busy opens one (auth, type set-up: milliseconds of CPU) per request
     # past it. The pool is therefore sized for the busiest steady load, with no overflow.
-    db_pool_size: int = Field(default=20, ge=1, description="SQLAlchemy pool size per process.")
+    db_pool_size: int = Field(default=10, ge=1, description="SQLAlchemy pool size per process.")
     db_max_overflow: int = Field(
         default=0, ge=0, description="Extra connections, closed again when returned."
     )

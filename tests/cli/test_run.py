@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from tests.fixtures.database import server_tempdir
@@ -18,13 +19,23 @@ def workdir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def _api_workers(stack: Stack) -> list[psutil.Process]:
+    """The processes serving the stack's API: children of its `cli serve`."""
+    tree = psutil.Process(stack.process.pid).children(recursive=True)
+    (serve,) = [p for p in tree if p.cmdline()[-2:] == ["cli", "serve"]]
+    # uvicorn spawns its workers through multiprocessing (beside its resource tracker).
+    return [p for p in serve.children() if "--multiprocessing-fork" in p.cmdline()]
+
+
 def test_two_stacks_run_side_by_side_stop_cleanly_and_keep_their_data(workdir: Path) -> None:
-    first = Stack(workdir / "a", free_port())
-    second = Stack(workdir / "b", free_port())
+    first = Stack(workdir / "a", free_port(), STUDYPILOT_WORKERS="2")
+    second = Stack(workdir / "b", free_port(), STUDYPILOT_WORKERS="1")
     try:
         assert first.wait_healthy() == {"status": "ok", "components": {"database": "ok"}}
         second.wait_healthy()
         assert first.postgres_port != second.postgres_port
+        workers = _api_workers(first)
+        assert len(workers) == 2
 
         account = {"email": "run@example.com", "password": "a long password"}
         assert httpx.post(f"{first.base}/auth/register", json=account).status_code == 201
@@ -36,6 +47,7 @@ def test_two_stacks_run_side_by_side_stop_cleanly_and_keep_their_data(workdir: P
     finally:
         codes = (first.stop(), second.stop())
     assert codes == (0, 0)
+    assert not any(worker.is_running() for worker in workers)
     for stack in (first, second):
         assert not port_open(stack.port)
         assert not port_open(stack.postgres_port), "the embedded Postgres outlived the stack"
