@@ -17,6 +17,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import anyio
+import psycopg
+import structlog
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import (
     AIMessage,
@@ -27,6 +29,7 @@ from langchain_core.messages import (
 )
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.errors import GraphRecursionError
 from langgraph.graph import MessagesState
 from langgraph.types import Durability, StreamMode
@@ -55,6 +58,7 @@ from domain.embeddings.runtime import EmbeddingRuntime
 from domain.users.models import User
 from prompts import load_prompt
 
+log = structlog.get_logger(__name__)
 STREAM_MODES: list[StreamMode] = ["messages", "updates"]
 # One checkpoint when the turn ends, not one per step: only a finished turn becomes the head,
 # so intermediate checkpoints would never be read.
@@ -168,6 +172,19 @@ class ChatTurn:
         if no_head and isinstance(checkpointer, BaseCheckpointSaver):
             await checkpointer.adelete_thread(str(conversation.id))
 
+    async def _prune(self, conversation_id: uuid.UUID) -> None:
+        """Keep only the head checkpoint: each one holds the whole history, so keeping them all
+        would grow storage with the square of the conversation's length, and turns only ever
+        continue from the head. The head is the thread's newest checkpoint now (a failed turn's
+        are newer only until the next turn succeeds). A failed prune costs space, not the turn."""
+        checkpointer = self.graph.checkpointer
+        if not isinstance(checkpointer, AsyncPostgresSaver):
+            return
+        try:
+            await checkpointer.aprune([str(conversation_id)], strategy="keep_latest")
+        except psycopg.Error:
+            log.warning("checkpoint_prune_failed", conversation_id=str(conversation_id))
+
     def _new_context(self, session: AsyncSession) -> ChatContext:
         return ChatContext(
             user=self.user,
@@ -256,6 +273,7 @@ class ChatTurn:
         await session.commit()
         # What the tools queued (progress recorded, ...) is announced once it is committed.
         await publish_queued_events(session)
+        await self._prune(conversation.id)
         text = answer.text
         return ChatReply.model_validate(
             {

@@ -54,6 +54,10 @@ async def test_chat_turn_searches_cites_and_persists_the_thread(
     # The second call saw the whole first turn: question, tool call, tool result, answer.
     sent = [m.type for m in model.received[-1]]
     assert sent == ["system", "human", "ai", "tool", "ai", "human"]
+    # Only the head is kept: each checkpoint holds the whole history already.
+    thread = {"configurable": {"thread_id": reply["conversation_id"]}}
+    kept = [c async for c in app.state.chat_agent.checkpointer.alist(thread)]
+    assert len(kept) == 1
 
     detail = await client.get(f"/ai/conversations/{reply['conversation_id']}", headers=headers)
     assert detail.status_code == 200
