@@ -26,6 +26,7 @@ from api.routes import (
     ai_status,
     auth,
     courses,
+    documents,
     evals,
     goals,
     health,
@@ -49,6 +50,8 @@ from core.metrics import unwatch_pool, watch_pool
 from core.rate_limit import RateLimiter
 from core.security import TokenCodec
 from core.telemetry import instrument_engine, otlp_tracer_provider, use_globally
+from domain.documents.processing import ExtractionPool, limits_from
+from domain.documents.storage import LocalDocumentStorage
 from domain.embeddings.runtime import create_embedding_runtime
 
 API_PREFIX = "/api/v1"
@@ -88,6 +91,7 @@ def create_app(
         finally:
             if warm_up is not None:
                 warm_up.cancel()
+            app.state.extraction_pool.shutdown()
             await app.state.realtime_hub.aclose()
             unwatch_pool(pool_metrics)
             await engine.dispose()
@@ -128,10 +132,18 @@ def create_app(
     app.state.chat_models = ChatModels(settings)
     embedding = create_embedding_runtime(settings)
     embedding.attach(app.state)
+    app.state.document_storage = LocalDocumentStorage(settings.document_storage_dir)
+    app.state.extraction_pool = ExtractionPool(settings.document_workers)
+    app.state.extraction_limits, app.state.upload_limits = limits_from(settings)
 
     install_error_handlers(app)
     # Outermost last: CORS sees every response, request ids wrap the access log.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_request_bytes,
+        # An upload carries its file and a few form fields.
+        overrides={f"{API_PREFIX}/documents": settings.document_max_bytes + 64 * 1024},
+    )
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
     app.add_middleware(
@@ -161,6 +173,7 @@ def create_app(
         courses,
         goals,
         notes,
+        documents,
         recommendations,
         resources,
         schedule,

@@ -102,7 +102,7 @@ def serve() -> None:
 
 @app.command()
 def reembed(
-    model: Annotated[str, typer.Option(help="notes, resources or all.")] = "all",
+    model: Annotated[str, typer.Option(help="notes, resources, document_chunks or all.")] = "all",
 ) -> None:
     """Embed every row without a vector of the current embedding model (needs DATABASE_URL)."""
     # Imported here: the embedding stack is not needed by the other commands.

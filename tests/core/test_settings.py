@@ -45,7 +45,7 @@ def test_the_test_settings_ignore_the_environment_and_dotenv(
     # What the app itself reads there:
     assert (Settings().llm_model, Settings().llm_chat_model) == ("gpt-4o", "gpt-4o")
 
-    settings = test_settings("postgresql+asyncpg://u:p@127.0.0.1/test")
+    settings = test_settings("postgresql+asyncpg://u:p@127.0.0.1/test", tmp_path / "documents")
 
     assert settings.llm_model is None
     assert settings.llm_chat_model is None

@@ -49,6 +49,40 @@ export type AvailableHours = {
 };
 
 /**
+ * Body_documentsUploadDocument
+ */
+export type BodyDocumentsUploadDocument = {
+    /**
+     * File
+     *
+     * PDF, Word (.docx), HTML, Markdown or plain text; typed by its bytes.
+     */
+    file: Blob | File;
+    /**
+     * Title
+     *
+     * Default: the file name.
+     */
+    title?: string | null;
+    /**
+     * Course Id
+     */
+    course_id?: string | null;
+    /**
+     * Module Id
+     *
+     * A module of `course_id` (or of any course you read).
+     */
+    module_id?: string | null;
+    /**
+     * Tags
+     *
+     * Repeat the field per tag.
+     */
+    tags?: Array<string> | null;
+};
+
+/**
  * CasePairRead
  */
 export type CasePairRead = {
@@ -513,6 +547,104 @@ export type CourseUpdate = {
      * Visibility
      */
     visibility?: 'private' | 'public' | null;
+};
+
+/**
+ * DocumentAccepted
+ */
+export type DocumentAccepted = {
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Status
+     *
+     * Always `processing`: extraction runs after this.
+     */
+    status: 'processing' | 'ready' | 'failed';
+};
+
+/**
+ * DocumentRead
+ */
+export type DocumentRead = {
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Title
+     */
+    title: string;
+    /**
+     * Filename
+     */
+    filename: string;
+    /**
+     * Kind
+     */
+    kind: 'pdf' | 'docx' | 'html' | 'markdown' | 'text';
+    /**
+     * Content Type
+     *
+     * Sniffed from the file's bytes.
+     */
+    content_type: string;
+    /**
+     * Size Bytes
+     */
+    size_bytes: number;
+    /**
+     * Course Id
+     */
+    course_id: string | null;
+    /**
+     * Module Id
+     */
+    module_id: string | null;
+    /**
+     * Resource Id
+     *
+     * The resource this page was fetched from (`POST /resources` with `ingest`).
+     */
+    resource_id: string | null;
+    /**
+     * Tags
+     */
+    tags: Array<string>;
+    /**
+     * Status
+     *
+     * processing until its chunks are stored; then ready, or failed (see `failure_reason`).
+     */
+    status: 'processing' | 'ready' | 'failed';
+    /**
+     * Failure Reason
+     */
+    failure_reason: string | null;
+    /**
+     * Page Count
+     *
+     * PDF pages; null for other kinds.
+     */
+    page_count: number | null;
+    /**
+     * Chunk Count
+     */
+    chunk_count: number;
+    /**
+     * Processed At
+     */
+    processed_at: string | null;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Updated At
+     */
+    updated_at: string;
 };
 
 /**
@@ -1456,6 +1588,20 @@ export type PageCourseRead = {
      * Items
      */
     items: Array<CourseRead>;
+    /**
+     * Next Cursor
+     */
+    next_cursor: string | null;
+};
+
+/**
+ * Page[DocumentRead]
+ */
+export type PageDocumentRead = {
+    /**
+     * Items
+     */
+    items: Array<DocumentRead>;
     /**
      * Next Cursor
      */
@@ -4501,6 +4647,271 @@ export type NotesUpdateNoteResponses = {
 };
 
 export type NotesUpdateNoteResponse = NotesUpdateNoteResponses[keyof NotesUpdateNoteResponses];
+
+export type DocumentsListDocumentsData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Course Id
+         */
+        course_id?: string | null;
+        /**
+         * Tag
+         */
+        tag?: string | null;
+        /**
+         * Status
+         */
+        status?: 'processing' | 'ready' | 'failed' | null;
+        /**
+         * Limit
+         *
+         * Page size.
+         */
+        limit?: number;
+        /**
+         * Cursor
+         *
+         * Opaque cursor from `next_cursor`.
+         */
+        cursor?: string | null;
+    };
+    url: '/api/v1/documents';
+};
+
+export type DocumentsListDocumentsErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Content Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Unprocessable Entity
+     */
+    422: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type DocumentsListDocumentsError = DocumentsListDocumentsErrors[keyof DocumentsListDocumentsErrors];
+
+export type DocumentsListDocumentsResponses = {
+    /**
+     * Successful Response
+     */
+    200: PageDocumentRead;
+};
+
+export type DocumentsListDocumentsResponse = DocumentsListDocumentsResponses[keyof DocumentsListDocumentsResponses];
+
+export type DocumentsUploadDocumentData = {
+    body: BodyDocumentsUploadDocument;
+    path?: never;
+    query?: never;
+    url: '/api/v1/documents';
+};
+
+export type DocumentsUploadDocumentErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Not Found
+     */
+    404: ErrorBody;
+    /**
+     * Request Entity Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Unsupported Media Type
+     */
+    415: ErrorBody;
+    /**
+     * Unprocessable Entity
+     */
+    422: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type DocumentsUploadDocumentError = DocumentsUploadDocumentErrors[keyof DocumentsUploadDocumentErrors];
+
+export type DocumentsUploadDocumentResponses = {
+    /**
+     * Successful Response
+     */
+    202: DocumentAccepted;
+};
+
+export type DocumentsUploadDocumentResponse = DocumentsUploadDocumentResponses[keyof DocumentsUploadDocumentResponses];
+
+export type DocumentsDeleteDocumentData = {
+    body?: never;
+    path: {
+        /**
+         * Document Id
+         */
+        document_id: string;
+    };
+    query?: never;
+    url: '/api/v1/documents/{document_id}';
+};
+
+export type DocumentsDeleteDocumentErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Not Found
+     */
+    404: ErrorBody;
+    /**
+     * Content Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Unprocessable Entity
+     */
+    422: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type DocumentsDeleteDocumentError = DocumentsDeleteDocumentErrors[keyof DocumentsDeleteDocumentErrors];
+
+export type DocumentsDeleteDocumentResponses = {
+    /**
+     * Successful Response
+     */
+    204: void;
+};
+
+export type DocumentsDeleteDocumentResponse = DocumentsDeleteDocumentResponses[keyof DocumentsDeleteDocumentResponses];
+
+export type DocumentsGetDocumentData = {
+    body?: never;
+    path: {
+        /**
+         * Document Id
+         */
+        document_id: string;
+    };
+    query?: never;
+    url: '/api/v1/documents/{document_id}';
+};
+
+export type DocumentsGetDocumentErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Not Found
+     */
+    404: ErrorBody;
+    /**
+     * Content Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Unprocessable Entity
+     */
+    422: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type DocumentsGetDocumentError = DocumentsGetDocumentErrors[keyof DocumentsGetDocumentErrors];
+
+export type DocumentsGetDocumentResponses = {
+    /**
+     * Successful Response
+     */
+    200: DocumentRead;
+};
+
+export type DocumentsGetDocumentResponse = DocumentsGetDocumentResponses[keyof DocumentsGetDocumentResponses];
+
+export type DocumentsGetDocumentContentData = {
+    body?: never;
+    path: {
+        /**
+         * Document Id
+         */
+        document_id: string;
+    };
+    query?: never;
+    url: '/api/v1/documents/{document_id}/content';
+};
+
+export type DocumentsGetDocumentContentErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Not Found
+     */
+    404: ErrorBody;
+    /**
+     * Content Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Unprocessable Entity
+     */
+    422: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type DocumentsGetDocumentContentError = DocumentsGetDocumentContentErrors[keyof DocumentsGetDocumentContentErrors];
+
+export type DocumentsGetDocumentContentResponses = {
+    /**
+     * The original file, as uploaded.
+     */
+    200: Blob | File;
+};
+
+export type DocumentsGetDocumentContentResponse = DocumentsGetDocumentContentResponses[keyof DocumentsGetDocumentContentResponses];
 
 export type AiRecommendResourcesData = {
     body: RecommendRequest;

@@ -1,0 +1,56 @@
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, insert, select
+
+from core.pagination import PageParams, paginate
+from core.repository import OwnedRepository
+from domain.documents.models import Document, DocumentChunk
+
+
+class DocumentRepository(OwnedRepository[Document]):
+    model = Document
+
+    async def get_any(self, document_id: uuid.UUID, *, for_update: bool = False) -> Document | None:
+        """By id alone: for processing, which acts for the owner the document already has."""
+        statement = select(Document).where(Document.id == document_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def list_page(
+        self, conditions: Sequence[ColumnElement[bool]], params: PageParams
+    ) -> tuple[list[Document], str | None]:
+        return await paginate(
+            self.session,
+            select(Document).where(*conditions),
+            [Document.created_at, Document.id],
+            params,
+        )
+
+    async def stored_bytes(self, user_id: uuid.UUID) -> int:
+        total = await self.session.scalar(
+            select(func.coalesce(func.sum(Document.size_bytes), 0)).where(
+                Document.user_id == user_id
+            )
+        )
+        return int(total or 0)
+
+    async def replace_chunks(self, document_id: uuid.UUID, rows: list[dict[str, Any]]) -> None:
+        await self.session.execute(
+            delete(DocumentChunk).where(DocumentChunk.document_id == document_id)
+        )
+        if rows:
+            await self.session.execute(insert(DocumentChunk), rows)
+
+    async def chunk_batch(
+        self, document_id: uuid.UUID, *, after: int, limit: int
+    ) -> list[DocumentChunk]:
+        result = await self.session.execute(
+            select(DocumentChunk)
+            .where(DocumentChunk.document_id == document_id, DocumentChunk.position > after)
+            .order_by(DocumentChunk.position)
+            .limit(limit)
+        )
+        return list(result.scalars())
