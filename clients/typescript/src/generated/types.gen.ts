@@ -169,7 +169,7 @@ export type ChatReply = {
     /**
      * Citations
      */
-    citations: Array<Citation>;
+    citations: Array<DomainConversationsSchemasCitation>;
     /**
      * Changes
      *
@@ -206,24 +206,6 @@ export type ChatRequest = {
      * Answer for speaking aloud.
      */
     voice?: boolean;
-};
-
-/**
- * Citation
- */
-export type Citation = {
-    /**
-     * Type
-     */
-    type: 'note' | 'resource' | 'course';
-    /**
-     * Id
-     */
-    id: string;
-    /**
-     * Title
-     */
-    title: string;
 };
 
 /**
@@ -1707,6 +1689,20 @@ export type PageResourceHit = {
 };
 
 /**
+ * Page[SearchHit]
+ */
+export type PageSearchHit = {
+    /**
+     * Items
+     */
+    items: Array<SearchHit>;
+    /**
+     * Next Cursor
+     */
+    next_cursor: string | null;
+};
+
+/**
  * Page[VoiceSessionRead]
  */
 export type PageVoiceSessionRead = {
@@ -2750,6 +2746,39 @@ export type ScheduleList = {
 };
 
 /**
+ * SearchHit
+ */
+export type SearchHit = {
+    /**
+     * Kind
+     */
+    kind: 'note' | 'resource' | 'document';
+    /**
+     * Id
+     *
+     * The note's, the resource's, or the passage's id.
+     */
+    id: string;
+    /**
+     * Title
+     *
+     * The note's, resource's or document's title.
+     */
+    title: string;
+    /**
+     * Snippet
+     */
+    snippet: string;
+    /**
+     * Score
+     *
+     * Relevance: text rank, cosine similarity, or fused (RRF).
+     */
+    score: number;
+    citation: DomainSearchSchemasCitation;
+};
+
+/**
  * StudyPreferences
  */
 export type StudyPreferences = {
@@ -3158,6 +3187,66 @@ export type WebhookReceipt = {
      * duplicate: this event id was already applied; ignored: an event type or room this service does not track.
      */
     outcome: 'applied' | 'duplicate' | 'ignored';
+};
+
+/**
+ * Citation
+ */
+export type DomainConversationsSchemasCitation = {
+    /**
+     * Type
+     */
+    type: 'note' | 'resource' | 'course';
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Title
+     */
+    title: string;
+};
+
+/**
+ * Citation
+ */
+export type DomainSearchSchemasCitation = {
+    /**
+     * Ref
+     *
+     * How answers cite it: `note:<id>`, `resource:<id>`, or `document:<id>#page=<n>` (`document:<id>` for documents without pages).
+     */
+    ref: string;
+    /**
+     * Document Id
+     *
+     * Documents only.
+     */
+    document_id?: string | null;
+    /**
+     * Page
+     *
+     * PDF page, from 1.
+     */
+    page?: number | null;
+    /**
+     * Headings
+     *
+     * Heading path (Markdown, HTML, Word).
+     */
+    headings?: Array<string>;
+    /**
+     * Char Start
+     *
+     * Where the passage starts in the document's extracted text.
+     */
+    char_start?: number | null;
+    /**
+     * Char End
+     *
+     * Where it ends (exclusive).
+     */
+    char_end?: number | null;
 };
 
 export type HealthData = {
@@ -5818,6 +5907,78 @@ export type RemindersGetReminderResponses = {
 };
 
 export type RemindersGetReminderResponse = RemindersGetReminderResponses[keyof RemindersGetReminderResponses];
+
+export type SearchData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Q
+         *
+         * Full text, ranked.
+         */
+        q?: string | null;
+        /**
+         * Semantic
+         *
+         * Natural-language query, by meaning; with `q`, ranks are fused (RRF).
+         */
+        semantic?: string | null;
+        /**
+         * Kind
+         *
+         * Only these kinds (repeat the parameter); default: all.
+         */
+        kind?: Array<'note' | 'resource' | 'document'> | null;
+        /**
+         * Limit
+         *
+         * Page size.
+         */
+        limit?: number;
+        /**
+         * Cursor
+         *
+         * Opaque cursor from `next_cursor`.
+         */
+        cursor?: string | null;
+    };
+    url: '/api/v1/search';
+};
+
+export type SearchErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Content Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Unprocessable Entity
+     */
+    422: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type SearchError = SearchErrors[keyof SearchErrors];
+
+export type SearchResponses = {
+    /**
+     * Successful Response
+     */
+    200: PageSearchHit;
+};
+
+export type SearchResponse = SearchResponses[keyof SearchResponses];
 
 export type AiChatData = {
     body: ChatRequest;
