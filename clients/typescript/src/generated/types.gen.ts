@@ -3196,7 +3196,7 @@ export type DomainConversationsSchemasCitation = {
     /**
      * Type
      */
-    type: 'note' | 'resource' | 'course';
+    type: 'note' | 'resource' | 'course' | 'document';
     /**
      * Id
      */
@@ -3205,6 +3205,12 @@ export type DomainConversationsSchemasCitation = {
      * Title
      */
     title: string;
+    /**
+     * Page
+     *
+     * Documents: the PDF page cited (`[document:<id>#page=<n>]`).
+     */
+    page?: number | null;
 };
 
 /**
