@@ -54,3 +54,11 @@ class DocumentRepository(OwnedRepository[Document]):
             .limit(limit)
         )
         return list(result.scalars())
+
+    async def chunks(self, document_id: uuid.UUID) -> list[DocumentChunk]:
+        result = await self.session.execute(
+            select(DocumentChunk)
+            .where(DocumentChunk.document_id == document_id)
+            .order_by(DocumentChunk.position)
+        )
+        return list(result.scalars())

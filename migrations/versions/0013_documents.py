@@ -162,9 +162,21 @@ def upgrade() -> None:
         postgresql_using="gin",
     )
     op.create_index("ix_document_chunks_user_id", "document_chunks", ["user_id"], unique=False)
+    # Documents can be summarised too.
+    op.drop_constraint(op.f("ck_summaries_subject_type"), "summaries", type_="check")
+    op.create_check_constraint(
+        op.f("ck_summaries_subject_type"),
+        "summaries",
+        "subject_type IN ('note', 'course', 'document')",
+    )
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM summaries WHERE subject_type = 'document'")
+    op.drop_constraint(op.f("ck_summaries_subject_type"), "summaries", type_="check")
+    op.create_check_constraint(
+        op.f("ck_summaries_subject_type"), "summaries", "subject_type IN ('note', 'course')"
+    )
     op.drop_index("ix_document_chunks_user_id", table_name="document_chunks")
     op.drop_index("ix_document_chunks_search", table_name="document_chunks", postgresql_using="gin")
     op.drop_index("ix_document_chunks_embedding_hnsw", table_name="document_chunks")

@@ -139,6 +139,7 @@ TEMPLATES = [
     ),
     Template("POST", "/ai/summary", {"note_id": "{note_id}"}),
     Template("POST", "/ai/summary", {"course_id": "{course_id}"}),
+    Template("POST", "/ai/summary", {"document_id": "{document_id}"}),
     Template(
         "POST", "/ai/create-plan", {"goal_id": "{goal_id}", "end_date": SOON.date().isoformat()}
     ),

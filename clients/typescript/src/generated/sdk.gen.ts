@@ -648,11 +648,13 @@ export const aiStatus = <ThrowOnError extends boolean = false>(options?: Options
 });
 
 /**
- * Summarise a note or a course
+ * Summarise a note, a course or a document
  *
  * A summary at the requested length, served from the cache while the content, prompt and
- * model are unchanged. 404 for another user's note or private course; 422 source_too_long for
- * content past what one summary may cost.
+ * model are unchanged. 404 for another user's note, document or private course; 409
+ * document_not_ready for a document still processing (or failed); 422 source_too_long for
+ * content past what one summary may cost. A document is summarised from its extracted text,
+ * map-reduce over its parts.
  */
 export const aiSummarise = <ThrowOnError extends boolean = false>(options: Options<AiSummariseData, ThrowOnError>) => (options.client ?? client).post<AiSummariseResponses, AiSummariseErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],

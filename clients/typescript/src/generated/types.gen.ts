@@ -2858,6 +2858,12 @@ export type SummaryRequest = {
      */
     course_id?: string | null;
     /**
+     * Document Id
+     *
+     * A document of yours, once `ready`.
+     */
+    document_id?: string | null;
+    /**
      * Length
      */
     length?: 'short' | 'medium' | 'long';
@@ -2870,7 +2876,7 @@ export type SummarySubject = {
     /**
      * Type
      */
-    type: 'note' | 'course';
+    type: 'note' | 'course' | 'document';
     /**
      * Id
      */
@@ -6254,6 +6260,10 @@ export type AiSummariseErrors = {
      * Not Found
      */
     404: ErrorBody;
+    /**
+     * Conflict
+     */
+    409: ErrorBody;
     /**
      * Content Too Large
      */
