@@ -51,6 +51,7 @@ from core.metrics import unwatch_pool, watch_pool
 from core.rate_limit import RateLimiter
 from core.security import TokenCodec
 from core.telemetry import instrument_engine, otlp_tracer_provider, use_globally
+from domain.documents.fetcher import SafeFetcher
 from domain.documents.processing import ExtractionPool, limits_from
 from domain.documents.storage import LocalDocumentStorage
 from domain.embeddings.runtime import create_embedding_runtime
@@ -136,6 +137,11 @@ def create_app(
     app.state.document_storage = LocalDocumentStorage(settings.document_storage_dir)
     app.state.extraction_pool = ExtractionPool(settings.document_workers)
     app.state.extraction_limits, app.state.upload_limits = limits_from(settings)
+    app.state.url_fetcher = SafeFetcher(
+        max_bytes=settings.document_max_bytes,
+        timeout_seconds=settings.url_fetch_timeout_seconds,
+        allowed_addresses=frozenset(settings.url_fetch_allowed_addresses),
+    )
 
     install_error_handlers(app)
     # Outermost last: CORS sees every response, request ids wrap the access log.

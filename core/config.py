@@ -125,6 +125,14 @@ class Settings(BaseSettings):
     document_max_zip_entries: int = Field(
         default=2000, ge=10, description="A Word file with more zip entries is refused."
     )
+    url_fetch_timeout_seconds: float = Field(
+        default=20.0, gt=0, le=120, description="Whole-fetch bound for `ingest` of a resource URL."
+    )
+    url_fetch_allowed_addresses: list[str] = Field(
+        default_factory=list,
+        description="Tests only: non-public addresses URL ingestion may still fetch from (a local "
+        "test server). Refused in production.",
+    )
     document_workers: int = Field(
         default=1,
         ge=1,
@@ -396,6 +404,11 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "STUDYPILOT_JWT_SECRET must be set to a random value of at least "
                     f"{MIN_PRODUCTION_SECRET_LENGTH} characters in production"
+                )
+            if self.url_fetch_allowed_addresses:
+                raise ValueError(
+                    "STUDYPILOT_URL_FETCH_ALLOWED_ADDRESSES is for tests; production fetches "
+                    "public addresses only"
                 )
         return self
 

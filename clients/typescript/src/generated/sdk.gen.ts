@@ -412,6 +412,10 @@ export const resourcesListResources = <ThrowOnError extends boolean = false>(opt
 
 /**
  * Create Resource
+ *
+ * With `ingest`, the page is fetched first (422 `url_not_allowed` for a private or local
+ * address, `url_fetch_failed` when it cannot be had; 413 past the document size limit; 415
+ * when it is not a document) and stored as a document of the resource.
  */
 export const resourcesCreateResource = <ThrowOnError extends boolean = false>(options: Options<ResourcesCreateResourceData, ThrowOnError>) => (options.client ?? client).post<ResourcesCreateResourceResponses, ResourcesCreateResourceErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],

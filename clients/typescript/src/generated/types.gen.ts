@@ -2325,6 +2325,72 @@ export type ResourceCreate = {
      * Required with source 'ai': the recommendation it came from.
      */
     recommendation_id?: string | null;
+    /**
+     * Ingest
+     *
+     * Fetch `url` now and ingest the page (or file) as a document: searchable and citable like an upload. Only public http(s) addresses are fetched.
+     */
+    ingest?: boolean;
+};
+
+/**
+ * ResourceCreated
+ */
+export type ResourceCreated = {
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Title
+     */
+    title: string;
+    /**
+     * Url
+     */
+    url: string | null;
+    /**
+     * Type
+     */
+    type: 'article' | 'video' | 'book' | 'course' | 'exercise' | 'other';
+    /**
+     * Description
+     */
+    description: string | null;
+    /**
+     * Tags
+     */
+    tags: Array<string>;
+    /**
+     * Course Id
+     */
+    course_id: string | null;
+    /**
+     * Source
+     */
+    source: 'manual' | 'ai';
+    /**
+     * Recommendation Id
+     */
+    recommendation_id: string | null;
+    /**
+     * Embedding Status
+     */
+    embedding_status: 'pending' | 'ready' | 'failed';
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Updated At
+     */
+    updated_at: string;
+    /**
+     * Document Id
+     *
+     * With `ingest`: the document made from the page, `processing` at first (`GET /documents/{id}`).
+     */
+    document_id?: string | null;
 };
 
 /**
@@ -5166,9 +5232,13 @@ export type ResourcesCreateResourceErrors = {
      */
     409: ErrorBody;
     /**
-     * Content Too Large
+     * Request Entity Too Large
      */
     413: ErrorBody;
+    /**
+     * Unsupported Media Type
+     */
+    415: ErrorBody;
     /**
      * Unprocessable Entity
      */
@@ -5189,7 +5259,7 @@ export type ResourcesCreateResourceResponses = {
     /**
      * Successful Response
      */
-    201: ResourceRead;
+    201: ResourceCreated;
 };
 
 export type ResourcesCreateResourceResponse = ResourcesCreateResourceResponses[keyof ResourcesCreateResourceResponses];
