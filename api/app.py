@@ -135,7 +135,9 @@ def create_app(
     embedding = create_embedding_runtime(settings)
     embedding.attach(app.state)
     app.state.document_storage = LocalDocumentStorage(settings.document_storage_dir)
-    app.state.extraction_pool = ExtractionPool(settings.document_workers)
+    app.state.extraction_pool = ExtractionPool(
+        settings.document_workers, settings.document_extraction_timeout_seconds
+    )
     app.state.extraction_limits, app.state.upload_limits = limits_from(settings)
     app.state.url_fetcher = SafeFetcher(
         max_bytes=settings.document_max_bytes,

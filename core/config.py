@@ -133,6 +133,9 @@ class Settings(BaseSettings):
         description="Tests only: non-public addresses URL ingestion may still fetch from (a local "
         "test server). Refused in production.",
     )
+    document_extraction_timeout_seconds: float = Field(
+        default=300.0, gt=0, description="A document still being read after this ends `failed`."
+    )
     document_workers: int = Field(
         default=1,
         ge=1,

@@ -15,7 +15,7 @@ covering any chunk it missed.
 import asyncio
 import multiprocessing
 import uuid
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,14 +46,15 @@ EMBED_BATCH_SIZE = 64
 
 class ExtractionPool:
     """Worker processes for extraction: parsing a PDF is pure-Python CPU work that would hold
-    the API process's GIL (and its event loop) for seconds. A worker that dies (out of memory
-    on a hostile file) breaks a pool; the next call gets a fresh one."""
+    the API process's GIL (and its event loop) for seconds. A file that takes longer than
+    `timeout_seconds`, or kills its worker (memory), ends `failed`; the pool is replaced."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, timeout_seconds: float) -> None:
         self.workers = workers
-        self._executor: Executor | None = None
+        self.timeout_seconds = timeout_seconds
+        self._executor: ProcessPoolExecutor | None = None
 
-    def _pool(self) -> Executor:
+    def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
             # spawn: a forked child would inherit the parent's threads and event loop state.
             context = multiprocessing.get_context("spawn")
@@ -62,18 +63,28 @@ class ExtractionPool:
 
     async def extract(self, path: str, kind: str, limits: ExtractionLimits) -> Extracted:
         loop = asyncio.get_running_loop()
+        work = loop.run_in_executor(self._pool(), extract, path, kind, limits)
         try:
-            return await loop.run_in_executor(self._pool(), extract, path, kind, limits)
-        except BrokenProcessPool as exc:
-            self.shutdown()
+            return await asyncio.wait_for(work, self.timeout_seconds)
+        except TimeoutError as exc:
+            self.shutdown(kill=True)
             raise ExtractionError(
-                "Reading this document took more memory or time than allowed."
+                f"Reading this document took longer than {self.timeout_seconds:g} seconds."
             ) from exc
+        except BrokenProcessPool as exc:
+            self.shutdown(kill=True)
+            raise ExtractionError("Reading this document took more memory than allowed.") from exc
 
-    def shutdown(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+    def shutdown(self, *, kill: bool = False) -> None:
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        if kill:
+            # The executor cannot cancel a running task; its workers are ended instead (a pool
+            # shared by several documents loses their work too: they stay `processing`).
+            for process in list(getattr(executor, "_processes", {}).values()):
+                process.kill()
+        executor.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.pagination import PageParams
 from domain.documents.models import Document, DocumentChunk
-from domain.documents.processing import DocumentRuntime, process_document
+from domain.documents.processing import DocumentRuntime, ExtractionPool, process_document
 from domain.embeddings.embedder import UnconfiguredEmbedder
 from domain.embeddings.service import embed_query
 from domain.search.ranking import SearchQuery, search_page
@@ -156,3 +156,22 @@ async def test_a_failing_provider_marks_chunks_failed_and_the_document_stays_rea
         PageParams(),
     )
     assert [row.id for row, _ in hits] == [chunks[0].id]
+
+
+async def test_a_document_read_too_slowly_fails_and_the_pool_recovers(
+    app: FastAPI, db_session: AsyncSession
+) -> None:
+    pages = [f"Page {n}: " + "glycolysis and the citric acid cycle " * 40 for n in range(40)]
+    document = await _stored(app, db_session, pdf_bytes(pages))
+    # Starting a worker alone takes longer than this.
+    hurried = ExtractionPool(workers=1, timeout_seconds=0.05)
+    try:
+        assert await process_document(document.id, _runtime(app, pool=hurried)) == "failed"
+        await db_session.refresh(document)
+        assert document.failure_reason is not None
+        assert "longer than 0.05 seconds" in document.failure_reason
+        # The killed worker's pool is replaced: the next document is read.
+        hurried.timeout_seconds = 120
+        assert await process_document(document.id, _runtime(app, pool=hurried)) == "ready"
+    finally:
+        hurried.shutdown()
