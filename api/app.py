@@ -54,6 +54,7 @@ from core.telemetry import instrument_engine, otlp_tracer_provider, use_globally
 from domain.documents.fetcher import SafeFetcher
 from domain.documents.processing import ExtractionPool, limits_from
 from domain.documents.storage import LocalDocumentStorage
+from domain.embeddings.embedder import LocalEmbedder
 from domain.embeddings.runtime import create_embedding_runtime
 
 API_PREFIX = "/api/v1"
@@ -84,6 +85,12 @@ def create_app(
         if tracer_provider is not None:
             instrument_engine(engine, tracer_provider)
         warm_up = asyncio.create_task(embedding.warm_up()) if settings.embedding_warm_up else None
+        # Documents embed with the local model in the extraction worker: it loads there too.
+        worker_warm_up = (
+            asyncio.create_task(app.state.extraction_pool.warm_up(embedding.embedder.model_dir))
+            if settings.embedding_warm_up and isinstance(embedding.embedder, LocalEmbedder)
+            else None
+        )
         try:
             async with open_checkpointer(
                 require_database_url(settings), max_size=settings.db_pool_size
@@ -91,8 +98,9 @@ def create_app(
                 app.state.chat_agent = build_chat_graph(checkpointer)
                 yield
         finally:
-            if warm_up is not None:
-                warm_up.cancel()
+            for task in (warm_up, worker_warm_up):
+                if task is not None:
+                    task.cancel()
             app.state.extraction_pool.shutdown()
             await app.state.realtime_hub.aclose()
             unwatch_pool(pool_metrics)

@@ -9,7 +9,8 @@ mid-way leaves the document `processing`, for a later run.
 
 The document is `ready` (searchable by text) once its chunks are stored, and each chunk becomes
 searchable by meaning once embedded, as notes are: by the current model, `studypilot reembed`
-covering any chunk it missed.
+covering any chunk it missed. The local model embeds passages in the worker process too (see
+`worker.py`); remote providers are called from here.
 """
 
 import asyncio
@@ -19,6 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import structlog
 from langchain_core.embeddings import Embeddings
@@ -33,7 +35,8 @@ from domain.documents.repository import DocumentRepository
 from domain.documents.service import UploadLimits, document_event
 from domain.documents.sniff import ZipLimits
 from domain.documents.storage import DocumentStorage, StoredFileMissingError
-from domain.embeddings.embedder import EmbeddingsNotConfiguredError
+from domain.documents.worker import embed_locally, load_locally
+from domain.embeddings.embedder import EmbeddingsNotConfiguredError, LocalEmbedder
 from domain.embeddings.repository import EmbeddingRepository
 from domain.embeddings.service import check_dimensions
 from domain.embeddings.text import chunk_text
@@ -74,6 +77,26 @@ class ExtractionPool:
         except BrokenProcessPool as exc:
             self.shutdown(kill=True)
             raise ExtractionError("Reading this document took more memory than allowed.") from exc
+
+    async def embed_locally(self, model_dir: Path | None, texts: list[str]) -> list[list[float]]:
+        """The local model's vectors, computed in a worker (see `domain/documents/worker.py`).
+        Failures raise as the model's own would; the caller marks the chunks failed."""
+        loop = asyncio.get_running_loop()
+        work = loop.run_in_executor(self._pool(), embed_locally, model_dir, texts)
+        try:
+            return await asyncio.wait_for(work, self.timeout_seconds)
+        except (TimeoutError, BrokenProcessPool):
+            self.shutdown(kill=True)
+            raise
+
+    async def warm_up(self, model_dir: Path | None) -> None:
+        """Start a worker and load the local model in it. Never raises: a failure shows again
+        on first use."""
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._pool(), load_locally, model_dir)
+        except Exception:
+            logger.exception("extraction worker warm-up failed")
 
     def shutdown(self, *, kill: bool = False) -> None:
         executor, self._executor = self._executor, None
@@ -148,7 +171,7 @@ async def _store_chunks(
 ) -> str | None:
     async with unit_of_work(runtime.sessionmaker) as session:
         documents = DocumentRepository(session)
-        document = await documents.get_any(document_id, for_update=True)
+        document = await documents.get_any(document_id, lock="update")
         if document is None:
             return None
         rows = [
@@ -182,7 +205,7 @@ async def _finish_failed(
 ) -> str | None:
     async with unit_of_work(runtime.sessionmaker) as session:
         documents = DocumentRepository(session)
-        document = await documents.get_any(document_id, for_update=True)
+        document = await documents.get_any(document_id, lock="update")
         if document is None:
             return None
         # A failed re-run must not leave the chunks of an earlier version searchable.
@@ -215,8 +238,12 @@ async def _embed_chunks(runtime: DocumentRuntime, document_id: uuid.UUID) -> Non
         if not batch:
             return
         after = chunks[-1].position
+        texts = [text for _, _, text in batch]
         try:
-            vectors = await runtime.embedder.aembed_documents([text for _, _, text in batch])
+            if isinstance(runtime.embedder, LocalEmbedder):
+                vectors = await runtime.pool.embed_locally(runtime.embedder.model_dir, texts)
+            else:
+                vectors = await runtime.embedder.aembed_documents(texts)
             if len(vectors) != len(batch):
                 raise ValueError(f"{len(vectors)} vectors for {len(batch)} texts")
             check_dimensions(vectors)
@@ -227,11 +254,17 @@ async def _embed_chunks(runtime: DocumentRuntime, document_id: uuid.UUID) -> Non
             # Broad on purpose, as for notes: the document stays readable by text.
             logger.exception("document embedding failed", document_id=str(document_id))
             async with unit_of_work(runtime.sessionmaker) as session:
+                if await DocumentRepository(session).get_any(document_id, lock="share") is None:
+                    return
                 rows = EmbeddingRepository(session)
                 for chunk_id, updated_at, _ in batch:
                     await rows.mark_failed(DocumentChunk, chunk_id, updated_at)
             continue
         async with unit_of_work(runtime.sessionmaker) as session:
+            # Shared lock on the document: a delete (which locks it for update) waits for this
+            # write, or this finds it gone, instead of the two deadlocking over the chunks.
+            if await DocumentRepository(session).get_any(document_id, lock="share") is None:
+                return
             rows = EmbeddingRepository(session)
             for (chunk_id, updated_at, _), vector in zip(batch, vectors, strict=True):
                 await rows.store(DocumentChunk, chunk_id, updated_at, vector, runtime.model_id)

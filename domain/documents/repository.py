@@ -1,6 +1,6 @@
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, delete, func, insert, select
 
@@ -12,12 +12,23 @@ from domain.documents.models import Document, DocumentChunk
 class DocumentRepository(OwnedRepository[Document]):
     model = Document
 
-    async def get_any(self, document_id: uuid.UUID, *, for_update: bool = False) -> Document | None:
+    async def get_any(
+        self, document_id: uuid.UUID, *, lock: Literal["update", "share"] | None = None
+    ) -> Document | None:
         """By id alone: for processing, which acts for the owner the document already has."""
         statement = select(Document).where(Document.id == document_id)
-        if for_update:
-            statement = statement.with_for_update()
+        if lock is not None:
+            statement = statement.with_for_update(read=lock == "share")
         return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def get_for_update(self, user_id: uuid.UUID, document_id: uuid.UUID) -> Document | None:
+        """The owner's document, locked: a delete waits for processing's writes to finish."""
+        result = await self.session.execute(
+            select(Document)
+            .where(Document.id == document_id, Document.user_id == user_id)
+            .with_for_update()
+        )
+        return result.scalar_one_or_none()
 
     async def list_page(
         self, conditions: Sequence[ColumnElement[bool]], params: PageParams

@@ -179,7 +179,9 @@ class DocumentService:
     async def delete(self, user_id: uuid.UUID, document_id: uuid.UUID) -> str:
         """Delete the row (its chunks and vectors cascade); returns the storage key, whose file
         the caller removes once this unit of work has committed."""
-        document = await self.get(user_id, document_id)
+        document = await self.documents.get_for_update(user_id, document_id)
+        if document is None:
+            raise DocumentNotFoundError()
         key = document.storage_key
         await self.documents.delete(document)
         return key

@@ -10,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.pagination import PageParams
 from domain.documents.models import Document, DocumentChunk
 from domain.documents.processing import DocumentRuntime, ExtractionPool, process_document
-from domain.embeddings.embedder import UnconfiguredEmbedder
+from domain.embeddings.embedder import LocalEmbedder, UnconfiguredEmbedder
 from domain.embeddings.service import embed_query
+from domain.embeddings.text import chunk_text
 from domain.search.ranking import SearchQuery, search_page
 from tests.fixtures.documents import pdf_bytes
 from tests.fixtures.embeddings import FailingEmbedder
@@ -175,3 +176,27 @@ async def test_a_document_read_too_slowly_fails_and_the_pool_recovers(
         assert await process_document(document.id, _runtime(app, pool=hurried)) == "ready"
     finally:
         hurried.shutdown()
+
+
+async def test_the_local_model_embeds_passages_in_the_worker_process(
+    app: FastAPI, db_session: AsyncSession
+) -> None:
+    """The real all-MiniLM-L6-v2, loaded in the worker: the vectors are the ones the model makes
+    in this process, stored under the local model's id."""
+    document = await _stored(app, db_session, pdf_bytes(["Mitochondria produce ATP."]))
+    local = LocalEmbedder()
+    pool = ExtractionPool(workers=1, timeout_seconds=120)
+    try:
+        runtime = _runtime(app, embedder=local, model_id="local:test", pool=pool)
+        assert await process_document(document.id, runtime) == "ready"
+    finally:
+        pool.shutdown()
+    (chunk,) = await _chunks(db_session, document.id)
+    assert (chunk.embedding_status, chunk.embedding_model) == ("ready", "local:test")
+    stored = await db_session.scalar(
+        select(DocumentChunk.embedding).where(DocumentChunk.id == chunk.id)
+    )
+    assert stored is not None
+    expected = local.embed_documents([chunk_text(chunk.headings, chunk.text)])[0]
+    similarity = sum(float(a) * b for a, b in zip(stored, expected, strict=True))
+    assert similarity > 0.999
