@@ -12,6 +12,7 @@ import typer
 import uvicorn
 
 from cli.database import EMBEDDED_DATABASE
+from cli.documents import app as documents_app
 from cli.evals import app as evals_app
 from cli.supervisor import Supervisor
 from cli.users import app as users_app
@@ -27,6 +28,7 @@ db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(evals_app, name="evals")
 app.add_typer(users_app, name="users")
+app.add_typer(documents_app, name="documents")
 
 
 @app.command()

@@ -19,7 +19,7 @@ import uuid
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
@@ -34,7 +34,11 @@ from domain.documents.models import Document, DocumentChunk
 from domain.documents.repository import DocumentRepository
 from domain.documents.service import UploadLimits, document_event
 from domain.documents.sniff import ZipLimits
-from domain.documents.storage import DocumentStorage, StoredFileMissingError
+from domain.documents.storage import (
+    DocumentStorage,
+    LocalDocumentStorage,
+    StoredFileMissingError,
+)
 from domain.documents.worker import embed_locally, load_locally
 from domain.embeddings.embedder import EmbeddingsNotConfiguredError, LocalEmbedder
 from domain.embeddings.repository import EmbeddingRepository
@@ -121,6 +125,39 @@ class DocumentRuntime:
     pool: ExtractionPool
     extraction_limits: ExtractionLimits
     upload_limits: UploadLimits
+
+
+def create_document_runtime(
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    embedder: Embeddings,
+    model_id: str,
+    pool: ExtractionPool | None = None,
+) -> DocumentRuntime:
+    """A runtime from the settings, for entry points outside the API (the CLI, an activity)."""
+    extraction_limits, upload_limits = limits_from(settings)
+    return DocumentRuntime(
+        sessionmaker=sessionmaker,
+        storage=LocalDocumentStorage(settings.document_storage_dir),
+        embedder=embedder,
+        model_id=model_id,
+        pool=pool
+        or ExtractionPool(settings.document_workers, settings.document_extraction_timeout_seconds),
+        extraction_limits=extraction_limits,
+        upload_limits=upload_limits,
+    )
+
+
+async def reprocess_stuck(runtime: DocumentRuntime, older_than: timedelta) -> dict[str, int]:
+    """Run `process_document` again for every document still `processing` after `older_than`
+    (its run died with its process); returns how many ended in each status."""
+    async with unit_of_work(runtime.sessionmaker) as session:
+        stuck = await DocumentRepository(session).stuck(datetime.now(UTC) - older_than)
+    outcomes: dict[str, int] = {}
+    for document_id in stuck:
+        status = await process_document(document_id, runtime) or "gone"
+        outcomes[status] = outcomes.get(status, 0) + 1
+    return outcomes
 
 
 def limits_from(settings: Settings) -> tuple[ExtractionLimits, UploadLimits]:

@@ -1,5 +1,6 @@
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, delete, func, insert, select
@@ -71,5 +72,14 @@ class DocumentRepository(OwnedRepository[Document]):
             select(DocumentChunk)
             .where(DocumentChunk.document_id == document_id)
             .order_by(DocumentChunk.position)
+        )
+        return list(result.scalars())
+
+    async def stuck(self, updated_before: datetime) -> list[uuid.UUID]:
+        """Documents still `processing` that nothing has touched since `updated_before`."""
+        result = await self.session.execute(
+            select(Document.id)
+            .where(Document.status == "processing", Document.updated_at < updated_before)
+            .order_by(Document.updated_at)
         )
         return list(result.scalars())

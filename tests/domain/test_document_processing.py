@@ -2,14 +2,20 @@
 transaction per outcome, no connection held while extracting or embedding."""
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.pagination import PageParams
 from domain.documents.models import Document, DocumentChunk
-from domain.documents.processing import DocumentRuntime, ExtractionPool, process_document
+from domain.documents.processing import (
+    DocumentRuntime,
+    ExtractionPool,
+    process_document,
+    reprocess_stuck,
+)
 from domain.embeddings.embedder import LocalEmbedder, UnconfiguredEmbedder
 from domain.embeddings.service import embed_query
 from domain.embeddings.text import chunk_text
@@ -200,3 +206,23 @@ async def test_the_local_model_embeds_passages_in_the_worker_process(
     expected = local.embed_documents([chunk_text(chunk.headings, chunk.text)])[0]
     similarity = sum(float(a) * b for a, b in zip(stored, expected, strict=True))
     assert similarity > 0.999
+
+
+async def test_documents_left_processing_are_reprocessed_and_fresh_ones_left_alone(
+    app: FastAPI, db_session: AsyncSession
+) -> None:
+    stuck = await _stored(app, db_session, pdf_bytes(["Left behind by a restart."]))
+    fresh = await _stored(app, db_session, pdf_bytes(["Being processed right now."]))
+    await db_session.execute(
+        update(Document)
+        .where(Document.id == stuck.id)
+        .values(updated_at=datetime.now(UTC) - timedelta(hours=1))
+    )
+    await db_session.commit()
+
+    outcomes = await reprocess_stuck(_runtime(app), timedelta(minutes=15))
+
+    assert outcomes == {"ready": 1}
+    await db_session.refresh(stuck)
+    await db_session.refresh(fresh)
+    assert (stuck.status, fresh.status) == ("ready", "processing")
