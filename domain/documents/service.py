@@ -19,7 +19,7 @@ from domain.documents.models import Document
 from domain.documents.repository import DocumentRepository
 from domain.documents.schemas import DocumentRead
 from domain.documents.sniff import CONTENT_TYPES, ZipLimits, sniff
-from domain.documents.storage import DocumentStorage
+from domain.documents.storage import DocumentStorage, StoredFileMissingError
 from domain.users.models import User
 
 DOCUMENTS_TOPIC = "documents"
@@ -156,7 +156,11 @@ class DocumentService:
 
     async def content(self, user_id: uuid.UUID, document_id: uuid.UUID) -> tuple[Document, bytes]:
         document = await self.get(user_id, document_id)
-        return document, await self.storage.get(document.storage_key)
+        try:
+            return document, await self.storage.get(document.storage_key)
+        except StoredFileMissingError as exc:
+            # Storage lost it (restored database, wiped volume): gone, as far as a client can do.
+            raise NotFoundError("The document's file is missing; upload it again.") from exc
 
     async def list(
         self,

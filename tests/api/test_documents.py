@@ -107,7 +107,7 @@ async def test_a_pdf_is_accepted_then_ready_with_chunks_cited_by_page(
 
 
 async def test_content_is_the_original_file_for_its_owner_only(
-    client: httpx.AsyncClient, db_session: AsyncSession, codec: TokenCodec
+    app: FastAPI, client: httpx.AsyncClient, db_session: AsyncSession, codec: TokenCodec
 ) -> None:
     owner, other = await create_user(db_session), await create_user(db_session)
     page = b"<html><body><h1>Title</h1><p>x</p><script>alert(1)</script></body></html>"
@@ -126,6 +126,11 @@ async def test_content_is_the_original_file_for_its_owner_only(
         f"/documents/{document_id}/content", headers=auth_headers(codec, other)
     )
     assert_error(foreign, 404, "not_found")
+
+    # A file the storage lost is a 404 for its owner too, not a server error.
+    await app.state.document_storage.delete(f"{owner.id}/{document_id}")
+    lost = await client.get(f"/documents/{document_id}/content", headers=auth_headers(codec, owner))
+    assert_error(lost, 404, "not_found")
 
 
 async def test_html_scripts_are_never_stored_and_headings_become_the_path(
