@@ -151,6 +151,7 @@ def create_app(
         max_bytes=settings.document_max_bytes,
         timeout_seconds=settings.url_fetch_timeout_seconds,
         allowed_addresses=frozenset(settings.url_fetch_allowed_addresses),
+        enabled=settings.url_fetch_enabled,
     )
 
     install_error_handlers(app)

@@ -128,6 +128,11 @@ class Settings(BaseSettings):
     url_fetch_timeout_seconds: float = Field(
         default=20.0, gt=0, le=120, description="Whole-fetch bound for `ingest` of a resource URL."
     )
+    url_fetch_enabled: bool = Field(
+        default=True,
+        description="false: `ingest` of a resource URL is refused (422 url_not_allowed) and "
+        "nothing is resolved or fetched.",
+    )
     url_fetch_allowed_addresses: list[str] = Field(
         default_factory=list,
         description="Tests only: non-public addresses URL ingestion may still fetch from (a local "

@@ -80,8 +80,12 @@ class SafeFetcher:
     # Tests pass a transport that records what would be connected to.
     transport: httpx.AsyncBaseTransport | None = None
     user_agent: str = "StudyPilot/1.0 (+study material ingestion)"
+    # Off: nothing is resolved or fetched at all (a sandbox, the fuzzed test stack).
+    enabled: bool = True
 
     async def fetch(self, url: str) -> Fetched:
+        if not self.enabled:
+            raise UrlNotAllowedError("Fetching URLs is turned off on this server.")
         try:
             async with asyncio.timeout(self.timeout_seconds):
                 return await self._follow(httpx.URL(url))

@@ -150,3 +150,14 @@ async def test_size_and_time_are_bounded() -> None:
             await hurried.fetch(server.url("/slow"))
         with pytest.raises(UrlFetchFailedError):
             await small.fetch(server.url("/missing"))
+
+
+async def test_a_disabled_fetcher_resolves_and_fetches_nothing() -> None:
+    async def resolver(host: str, port: int) -> list[str]:
+        raise AssertionError("resolved while disabled")
+
+    fetcher = SafeFetcher(
+        max_bytes=10_000, resolver=resolver, transport=_no_connection(), enabled=False
+    )
+    with pytest.raises(UrlNotAllowedError, match="turned off"):
+        await fetcher.fetch("https://example.com/")
