@@ -54,7 +54,8 @@ def sniff(data: bytes, filename: str, zip_limits: ZipLimits) -> str:
     """The document kind of these bytes; raises 415 for anything unsupported and 413 for a
     Word file past `zip_limits`."""
     head = data[:1024]
-    if head.startswith(_PDF_MAGIC):
+    # PDF readers accept the header anywhere in the first kilobyte (some writers put bytes first).
+    if _PDF_MAGIC in head:
         return "pdf"
     if head.startswith(_ZIP_MAGIC):
         check_docx(data, zip_limits)

@@ -175,6 +175,11 @@ async def test_markdown_and_word_files_are_chunked_with_their_headings(
     assert (read["kind"], read["status"]) == ("docx", "ready")
     assert "Ribosomes translate" in (await _chunks(db_session, read["id"]))[0].text
 
+    # A PDF header after a few stray bytes is still a PDF, as readers take it.
+    prefixed = await _upload(client, headers, "p.pdf", b"\r\n\r\n" + pdf_bytes(["Stray bytes."]))
+    read = (await client.get(f"/documents/{prefixed.json()['id']}", headers=headers)).json()
+    assert (read["kind"], read["status"]) == ("pdf", "ready")
+
     plain = await _upload(client, headers, "t.txt", b"Plain words about photosynthesis.")
     read = (await client.get(f"/documents/{plain.json()['id']}", headers=headers)).json()
     assert (read["kind"], read["status"], read["chunk_count"]) == ("text", "ready", 1)
