@@ -26,6 +26,7 @@ from api.routes import (
     ai_status,
     auth,
     courses,
+    documents,
     evals,
     goals,
     health,
@@ -37,6 +38,7 @@ from api.routes import (
     reminders,
     resources,
     schedule,
+    search,
     summaries,
     users,
     voice,
@@ -49,6 +51,10 @@ from core.metrics import unwatch_pool, watch_pool
 from core.rate_limit import RateLimiter
 from core.security import TokenCodec
 from core.telemetry import instrument_engine, otlp_tracer_provider, use_globally
+from domain.documents.fetcher import SafeFetcher
+from domain.documents.processing import ExtractionPool, limits_from
+from domain.documents.storage import LocalDocumentStorage
+from domain.embeddings.embedder import LocalEmbedder
 from domain.embeddings.runtime import create_embedding_runtime
 
 API_PREFIX = "/api/v1"
@@ -79,6 +85,12 @@ def create_app(
         if tracer_provider is not None:
             instrument_engine(engine, tracer_provider)
         warm_up = asyncio.create_task(embedding.warm_up()) if settings.embedding_warm_up else None
+        # Documents embed with the local model in the extraction worker: it loads there too.
+        worker_warm_up = (
+            asyncio.create_task(app.state.extraction_pool.warm_up(embedding.embedder.model_dir))
+            if settings.embedding_warm_up and isinstance(embedding.embedder, LocalEmbedder)
+            else None
+        )
         try:
             async with open_checkpointer(
                 require_database_url(settings), max_size=settings.db_pool_size
@@ -86,8 +98,10 @@ def create_app(
                 app.state.chat_agent = build_chat_graph(checkpointer)
                 yield
         finally:
-            if warm_up is not None:
-                warm_up.cancel()
+            for task in (warm_up, worker_warm_up):
+                if task is not None:
+                    task.cancel()
+            app.state.extraction_pool.shutdown()
             await app.state.realtime_hub.aclose()
             unwatch_pool(pool_metrics)
             await engine.dispose()
@@ -128,10 +142,26 @@ def create_app(
     app.state.chat_models = ChatModels(settings)
     embedding = create_embedding_runtime(settings)
     embedding.attach(app.state)
+    app.state.document_storage = LocalDocumentStorage(settings.document_storage_dir)
+    app.state.extraction_pool = ExtractionPool(
+        settings.document_workers, settings.document_extraction_timeout_seconds
+    )
+    app.state.extraction_limits, app.state.upload_limits = limits_from(settings)
+    app.state.url_fetcher = SafeFetcher(
+        max_bytes=settings.document_max_bytes,
+        timeout_seconds=settings.url_fetch_timeout_seconds,
+        allowed_addresses=frozenset(settings.url_fetch_allowed_addresses),
+        enabled=settings.url_fetch_enabled,
+    )
 
     install_error_handlers(app)
     # Outermost last: CORS sees every response, request ids wrap the access log.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_request_bytes,
+        # An upload carries its file and a few form fields.
+        overrides={f"{API_PREFIX}/documents": settings.document_max_bytes + 64 * 1024},
+    )
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(CorrelationIdMiddleware, header_name="X-Request-ID")
     app.add_middleware(
@@ -161,10 +191,12 @@ def create_app(
         courses,
         goals,
         notes,
+        documents,
         recommendations,
         resources,
         schedule,
         reminders,
+        search,
         ai_chat,
         ai_status,
         summaries,

@@ -1,4 +1,7 @@
-"""Refuses request bodies over `max_request_bytes` with 413, before any handler reads them."""
+"""Refuses request bodies over `max_request_bytes` with 413, before any handler reads them.
+
+A few routes (document uploads) accept more: `overrides` maps their path to their own limit.
+"""
 
 import json
 
@@ -10,17 +13,21 @@ class PayloadTooLargeError(Exception):
 
 
 class BodySizeLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, overrides: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.overrides = overrides or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.overrides.get(scope["path"].rstrip("/"), self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await self._refuse(send, max_bytes)
             return
         # A chunked body declares no length: count it as it arrives.
         received = 0
@@ -31,7 +38,7 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     raise PayloadTooLargeError
             return message
 
@@ -44,14 +51,14 @@ class BodySizeLimitMiddleware:
             await self.app(scope, counting_receive, tracking_send)
         except PayloadTooLargeError:
             if not response_started:
-                await self._refuse(send)
+                await self._refuse(send, max_bytes)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, max_bytes: int) -> None:
         body = json.dumps(
             {
                 "code": "payload_too_large",
-                "message": f"The request body is larger than {self.max_bytes} bytes.",
-                "details": {"max_bytes": self.max_bytes},
+                "message": f"The request body is larger than {max_bytes} bytes.",
+                "details": {"max_bytes": max_bytes},
             }
         ).encode()
         await send(

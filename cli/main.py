@@ -13,6 +13,7 @@ import uvicorn
 
 from api.realtime.serving import websocket_server_options
 from cli.database import EMBEDDED_DATABASE
+from cli.documents import app as documents_app
 from cli.evals import app as evals_app
 from cli.supervisor import Supervisor
 from cli.users import app as users_app
@@ -28,6 +29,7 @@ db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(evals_app, name="evals")
 app.add_typer(users_app, name="users")
+app.add_typer(documents_app, name="documents")
 
 
 @app.command()
@@ -101,7 +103,7 @@ def serve() -> None:
 
 @app.command()
 def reembed(
-    model: Annotated[str, typer.Option(help="notes, resources or all.")] = "all",
+    model: Annotated[str, typer.Option(help="notes, resources, document_chunks or all.")] = "all",
 ) -> None:
     """Embed every row without a vector of the current embedding model (needs DATABASE_URL)."""
     # Imported here: the embedding stack is not needed by the other commands.

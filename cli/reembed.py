@@ -18,7 +18,7 @@ from domain.embeddings.embedder import EmbeddingsNotConfiguredError, create_embe
 from domain.embeddings.service import REEMBED_BATCH_SIZE, EmbeddingService
 from domain.embeddings.text import EMBEDDED_MODELS
 
-TARGETS = ("notes", "resources", "all")
+TARGETS = (*EMBEDDED_MODELS, "all")
 
 
 @dataclass

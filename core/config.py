@@ -35,7 +35,8 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(
         default=Path(".data"),
-        description="Where embedded services keep their data (the embedded Postgres cluster).",
+        description="Where embedded services keep their data (the embedded Postgres cluster) "
+        "and, unless `documents_dir` says otherwise, uploaded documents.",
     )
     database_url: str | None = Field(
         default=None,
@@ -109,6 +110,57 @@ class Settings(BaseSettings):
 
     max_request_bytes: int = Field(
         default=2 * 1024 * 1024, ge=1024, description="Larger request bodies answer 413."
+    )
+
+    documents_dir: Path | None = Field(
+        default=None,
+        description="Where uploaded documents are stored (local filesystem). Unset: "
+        "`<data_dir>/documents`.",
+    )
+    document_max_bytes: int = Field(
+        default=25 * 1024 * 1024,
+        ge=1024,
+        description="Largest document upload; larger answers 413 document_too_large.",
+    )
+    document_quota_bytes: int = Field(
+        default=500 * 1024 * 1024,
+        ge=1024,
+        description="Total size of one user's documents; past it uploads answer 413.",
+    )
+    document_max_pages: int = Field(
+        default=2000, ge=1, description="PDFs with more pages end `failed`."
+    )
+    document_max_chars: int = Field(
+        default=5_000_000, ge=1000, description="Documents with more extracted text end `failed`."
+    )
+    document_max_unzipped_bytes: int = Field(
+        default=100 * 1024 * 1024,
+        ge=1024,
+        description="A Word file (a zip) declaring more uncompressed bytes is refused (zip bombs).",
+    )
+    document_max_zip_entries: int = Field(
+        default=2000, ge=10, description="A Word file with more zip entries is refused."
+    )
+    url_fetch_timeout_seconds: float = Field(
+        default=20.0, gt=0, le=120, description="Whole-fetch bound for `ingest` of a resource URL."
+    )
+    url_fetch_enabled: bool = Field(
+        default=True,
+        description="false: `ingest` of a resource URL is refused (422 url_not_allowed) and "
+        "nothing is resolved or fetched.",
+    )
+    url_fetch_allowed_addresses: list[str] = Field(
+        default_factory=list,
+        description="Tests only: non-public addresses URL ingestion may still fetch from (a local "
+        "test server). Refused in production.",
+    )
+    document_extraction_timeout_seconds: float = Field(
+        default=300.0, gt=0, description="A document still being read after this ends `failed`."
+    )
+    document_workers: int = Field(
+        default=1,
+        ge=1,
+        description="Worker processes extracting text, off the API's event loop and GIL.",
     )
 
     embedding_provider: Literal["local", "openai"] = Field(
@@ -377,6 +429,11 @@ class Settings(BaseSettings):
                     "STUDYPILOT_JWT_SECRET must be set to a random value of at least "
                     f"{MIN_PRODUCTION_SECRET_LENGTH} characters in production"
                 )
+            if self.url_fetch_allowed_addresses:
+                raise ValueError(
+                    "STUDYPILOT_URL_FETCH_ALLOWED_ADDRESSES is for tests; production fetches "
+                    "public addresses only"
+                )
         return self
 
     @property
@@ -384,6 +441,10 @@ class Settings(BaseSettings):
         if self.log_format == "auto":
             return self.env == "production"
         return self.log_format == "json"
+
+    @property
+    def document_storage_dir(self) -> Path:
+        return self.documents_dir or self.data_dir / "documents"
 
     @property
     def livekit_configured(self) -> bool:

@@ -7,6 +7,7 @@ def load_all_models() -> None:
     import domain.auth.models
     import domain.conversations.models
     import domain.courses.models
+    import domain.documents.models
     import domain.evals.models
     import domain.goals.models
     import domain.notes.models

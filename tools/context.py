@@ -2,6 +2,7 @@
 
 import asyncio
 import re
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.embeddings.runtime import EmbeddingRuntime
+from domain.search.service import document_ref
 from domain.users.models import User
 
 SourceType = Literal["note", "resource", "course"]
@@ -41,6 +43,14 @@ class ToolContext:
     def cite(self, kind: SourceType, source_id: object, title: str) -> str:
         key = f"{kind}:{source_id}"
         self.sources[key] = {"type": kind, "id": str(source_id), "title": title}
+        return key
+
+    def cite_passage(self, document_id: uuid.UUID, page: int | None, title: str) -> str:
+        """A document passage's ref: `document:<id>#page=<n>`, or `document:<id>` without pages."""
+        key = document_ref(document_id, page)
+        self.sources[key] = {"type": "document", "id": str(document_id), "title": title}
+        if page is not None:
+            self.sources[key]["page"] = page
         return key
 
     def asked_for(self, quote: str, verbs: frozenset[str]) -> bool:

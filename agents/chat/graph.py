@@ -23,7 +23,13 @@ from pydantic import ValidationError
 from agents.chat.context import ChatContext
 from agents.limits import is_context_overflow, tool_schema_tokens
 from core.errors import AppError, LLMUnavailableError
-from tools.reading import get_course, list_goals, read_schedule, search_notes_and_resources
+from tools.reading import (
+    get_course,
+    list_goals,
+    read_schedule,
+    search_documents,
+    search_notes_and_resources,
+)
 from tools.scheduling import find_free_time
 from tools.writing import create_reminder, create_schedule_block, record_progress
 
@@ -31,6 +37,7 @@ log = structlog.get_logger(__name__)
 
 CHAT_TOOLS = [
     search_notes_and_resources,
+    search_documents,
     get_course,
     list_goals,
     read_schedule,

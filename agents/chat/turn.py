@@ -63,7 +63,8 @@ STREAM_MODES: list[StreamMode] = ["messages", "updates"]
 # One checkpoint when the turn ends, not one per step: only a finished turn becomes the head,
 # so intermediate checkpoints would never be read.
 DURABILITY: Durability = "exit"
-_CITATION = re.compile(r"\[(note|resource|course):([0-9a-fA-F-]{36})\]")
+# A document passage adds the page it is on: [document:<id>#page=<n>].
+_CITATION = re.compile(r"\[(note|resource|course|document):([0-9a-fA-F-]{36})(#page=\d+)?\]")
 
 
 @dataclass(frozen=True)
@@ -329,8 +330,8 @@ def _tool_calls(turn: list[BaseMessage]) -> list[dict[str, Any]]:
 def _citations(text: str, sources: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """Refs the answer cites that the turn actually showed the model; invented ones drop."""
     cited: dict[str, dict[str, Any]] = {}
-    for kind, raw_id in _CITATION.findall(text):
-        key = f"{kind}:{raw_id.lower()}"
+    for kind, raw_id, fragment in _CITATION.findall(text):
+        key = f"{kind}:{raw_id.lower()}{fragment}"
         if key in sources:
             cited.setdefault(key, sources[key])
     return list(cited.values())

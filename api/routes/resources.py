@@ -3,13 +3,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, status
 
-from api.deps import CurrentUser, CurrentUserId, SessionDep
+from api.deps import CurrentUser, CurrentUserId, SessionDep, release_connection
+from api.documents import DocumentRuntimeDep, schedule_processing
 from api.embedding import EmbeddingDep, build_search_query, schedule_embedding
 from api.errors import error_responses
 from core.pagination import Page, PageParams, page_params
+from domain.documents.fetcher import SafeFetcher
+from domain.documents.ingest import ingest_fetched
 from domain.resources.models import Resource
 from domain.resources.schemas import (
     ResourceCreate,
+    ResourceCreated,
     ResourceHit,
     ResourceRead,
     ResourceType,
@@ -58,8 +62,8 @@ async def list_resources(
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    response_model=ResourceRead,
-    responses=error_responses(401, 404, 409, 422),
+    response_model=ResourceCreated,
+    responses=error_responses(401, 404, 409, 413, 415, 422),
 )
 async def create_resource(
     body: ResourceCreate,
@@ -67,10 +71,29 @@ async def create_resource(
     session: SessionDep,
     request: Request,
     background_tasks: BackgroundTasks,
-) -> ResourceRead:
+    documents: DocumentRuntimeDep,
+) -> ResourceCreated:
+    """With `ingest`, the page is fetched first (422 `url_not_allowed` for a private or local
+    address, `url_fetch_failed` when it cannot be had; 413 past the document size limit; 415
+    when it is not a document) and stored as a document of the resource."""
+    fetched = None
+    if body.ingest:
+        assert body.url is not None  # the schema requires it with ingest
+        # The fetch may take seconds: no connection is held meanwhile.
+        await release_connection(session)
+        fetcher: SafeFetcher = request.app.state.url_fetcher
+        fetched = await fetcher.fetch(str(body.url))
     resource = await ResourceService(session).create(user.id, body)
+    document_id = None
+    if fetched is not None:
+        document = await ingest_fetched(
+            session, documents.storage, documents.upload_limits, user.id, resource, fetched
+        )
+        document_id = document.id
+        schedule_processing(background_tasks, documents, document.id)
     schedule_embedding(background_tasks, request, Resource, [resource.id])
-    return ResourceRead.model_validate(resource)
+    read = ResourceRead.model_validate(resource).model_dump()
+    return ResourceCreated.model_validate({**read, "document_id": document_id})
 
 
 @router.get("/{resource_id}", response_model=ResourceRead, responses=error_responses(401, 404, 422))

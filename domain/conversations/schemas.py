@@ -35,9 +35,12 @@ class ToolCallRead(BaseModel):
 
 
 class Citation(BaseModel):
-    type: Literal["note", "resource", "course"]
+    type: Literal["note", "resource", "course", "document"]
     id: uuid.UUID
     title: str
+    page: int | None = Field(
+        default=None, description="Documents: the PDF page cited (`[document:<id>#page=<n>]`)."
+    )
 
 
 class Change(BaseModel):

@@ -177,6 +177,11 @@ class LocalEmbedder(Embeddings):
     def loaded(self) -> bool:
         return self._model is not None
 
+    @property
+    def model_dir(self) -> Path | None:
+        """None: the packaged all-MiniLM-L6-v2."""
+        return self._model_dir
+
     def load(self) -> None:
         """Load the model now (e.g. to warm up in the background); later calls are free."""
         if self._model is None:

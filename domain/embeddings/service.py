@@ -103,7 +103,7 @@ class EmbeddingService:
             vectors = await self.embedder.aembed_documents(texts)
             if len(vectors) != len(rows):
                 raise ValueError(f"{len(vectors)} vectors for {len(rows)} texts")
-            _check_dimensions(vectors)
+            check_dimensions(vectors)
         except EmbeddingsNotConfiguredError as exc:
             # Nothing was attempted: the rows stay pending until a provider is set up and
             # `studypilot reembed` runs.
@@ -141,7 +141,7 @@ async def embed_query(embedder: Embeddings, model_id: str, text: str) -> list[fl
     """
     try:
         vector = await embedder.aembed_query(text)
-        _check_dimensions([vector])
+        check_dimensions([vector])
     except AppError:
         raise
     except Exception as exc:
@@ -150,7 +150,7 @@ async def embed_query(embedder: Embeddings, model_id: str, text: str) -> list[fl
     return vector
 
 
-def _check_dimensions(vectors: Sequence[Sequence[float]]) -> None:
+def check_dimensions(vectors: Sequence[Sequence[float]]) -> None:
     for vector in vectors:
         if len(vector) != EMBEDDING_DIMENSIONS:
             # Typical of an OpenAI-compatible server that ignores the `dimensions` parameter.

@@ -10,22 +10,28 @@ notes into several vectors would be the next step if long notes turn out to be m
 
 import re
 
+from domain.documents.models import DocumentChunk
 from domain.notes.models import Note
 from domain.resources.models import Resource
 
 MAX_TEXT_CHARS = 2000
 
-Embedded = Note | Resource
-EmbeddedModel = type[Note] | type[Resource]
+Embedded = Note | Resource | DocumentChunk
+EmbeddedModel = type[Note] | type[Resource] | type[DocumentChunk]
 
 # Every table with embeddings, by the name `studypilot reembed --model` takes.
-EMBEDDED_MODELS: dict[str, EmbeddedModel] = {"notes": Note, "resources": Resource}
+EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
+    "notes": Note,
+    "resources": Resource,
+    "document_chunks": DocumentChunk,
+}
 
 # The columns each text is made of: a write to any of them makes the stored vector stale, so the
 # row goes back to `pending` and is embedded again.
 TEXT_COLUMNS: dict[EmbeddedModel, frozenset[str]] = {
     Note: frozenset({"title", "body", "tags"}),
     Resource: frozenset({"title", "description", "tags"}),
+    DocumentChunk: frozenset({"text", "headings"}),
 }
 
 _WHITESPACE = re.compile(r"\s+")
@@ -39,9 +45,17 @@ def resource_text(resource: Resource) -> str:
     return _compose(resource.title, resource.tags, resource.description)
 
 
+def chunk_text(headings: list[str] | tuple[str, ...], text: str) -> str:
+    """A document passage, under its heading path (which says what the passage is about)."""
+    heading = " > ".join(headings)
+    return truncate("\n".join(part for part in (_squash(heading), _squash(text)) if part))
+
+
 def embedding_text(row: Embedded) -> str:
     if isinstance(row, Note):
         return note_text(row)
+    if isinstance(row, DocumentChunk):
+        return chunk_text(row.headings, row.text)
     return resource_text(row)
 
 

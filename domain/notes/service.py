@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import NotFoundError
 from core.pagination import PageParams
+from domain.courses.links import readable_links
 from domain.courses.repository import CourseRepository
 from domain.notes.models import Note
 from domain.notes.repository import NoteRepository
@@ -90,14 +91,4 @@ class NoteService:
     async def _checked_links(
         self, user_id: uuid.UUID, course_id: uuid.UUID | None, module_id: uuid.UUID | None
     ) -> tuple[uuid.UUID | None, uuid.UUID | None]:
-        if course_id is not None and await self.courses.get_visible(user_id, course_id) is None:
-            raise NotFoundError("Course not found.")
-        if module_id is None:
-            return course_id, None
-        module = await self.courses.get_module_anywhere(module_id)
-        readable = module is not None and (
-            await self.courses.get_visible(user_id, module.course_id) is not None
-        )
-        if module is None or not readable or (course_id not in (None, module.course_id)):
-            raise NotFoundError("Module not found.")
-        return module.course_id, module.id
+        return await readable_links(self.courses, user_id, course_id, module_id)

@@ -1,11 +1,13 @@
 """The plan drafted without a model, when the model's draft cannot be used.
 
 It says only what is known to be true: the course's modules not completed yet, in the course's
-order, at their estimated minutes, and the goal's minutes still to study. The scheduler places
+order, at their estimated minutes (or, for a course without modules, the sections of its
+documents), and the goal's minutes still to study. The scheduler places
 these sessions exactly as it places a model's, with the same proof.
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from domain.plans.schemas import MAX_PLAN_SESSIONS, MAX_SESSION_MINUTES, MIN_SESSION_MINUTES
@@ -35,12 +37,24 @@ def fallback_sessions(
     modules: list[FallbackModule],
     remaining_minutes: int | None,
     session_minutes: int,
+    outline: Sequence[str] = (),
 ) -> list[FallbackSession]:
     """Sessions for the modules still open (unestimated ones share what the goal has left, or
-    take a default sitting), else the remaining minutes in sittings of `session_minutes`."""
+    take a default sitting); without modules, a sitting per section of the course's documents
+    (`outline`); else the remaining minutes in sittings of `session_minutes`."""
     sitting = _bounded(session_minutes or DEFAULT_SESSION_MINUTES)
     if modules:
         return _module_sessions(modules, remaining_minutes)[:MAX_PLAN_SESSIONS]
+    if outline:
+        return [
+            FallbackSession(
+                title=section[:200],
+                objective=f"Study {section}."[:1_000],
+                minutes=sitting,
+                module_index=None,
+            )
+            for section in outline[:MAX_PLAN_SESSIONS]
+        ]
     total = remaining_minutes if remaining_minutes else sitting * DEFAULT_SESSIONS
     count = min(max(1, math.ceil(total / sitting)), MAX_PLAN_SESSIONS)
     return [

@@ -12,7 +12,7 @@ the calendar until the student accepts the draft.
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -30,6 +30,7 @@ from core.errors import (
 from core.pagination import Page, PageParams
 from domain.courses.repository import CourseRepository
 from domain.courses.service import CourseDetailView, CourseNotFoundError, CourseService
+from domain.documents.outline import course_outline
 from domain.goals.service import GoalService, GoalView
 from domain.plans.calendar import busy_intervals, scheduling_rules
 from domain.plans.fallback import FallbackModule, fallback_sessions
@@ -111,6 +112,8 @@ class PlanCourse:
     title: str
     description: str | None
     modules: list[PlanModule]
+    # Without modules: the sections of the student's documents for the course, in order.
+    outline: list[str] = field(default_factory=list)
 
     def module_ids(self) -> set[uuid.UUID]:
         return {module.id for module in self.modules}
@@ -342,7 +345,7 @@ class PlanService:
             view = await GoalService(self.session, self.now).get(user, request.goal_id)
             detail = await self._readable_course(user, view.goal.course_id)
             goal = _plan_goal(view)
-            course = _plan_course(detail) if detail else None
+            course = await self._plan_course(user, detail) if detail else None
             return _Subject(
                 goal_id=view.goal.id,
                 course_id=detail.course.id if detail else None,
@@ -353,7 +356,7 @@ class PlanService:
             )
         assert request.course_id is not None  # PlanCreate holds exactly one subject
         detail = await CourseService(self.session).detail(user.id, request.course_id)
-        course = _plan_course(detail)
+        course = await self._plan_course(user, detail)
         return _Subject(
             goal_id=None,
             course_id=detail.course.id,
@@ -362,6 +365,13 @@ class PlanService:
             course=course,
             remaining_minutes=_remaining_minutes(None, course),
         )
+
+    async def _plan_course(self, user: User, detail: CourseDetailView) -> PlanCourse:
+        course = _plan_course(detail)
+        if course.modules:
+            return course
+        outline = await course_outline(self.session, user.id, detail.course.id)
+        return replace(course, outline=outline)
 
     async def _readable_course(
         self, user: User, course_id: uuid.UUID | None
@@ -493,6 +503,7 @@ def _fallback_draft(subject_title: str, brief: PlanBrief) -> list[DraftedSession
         [FallbackModule(m.title, m.estimated_minutes) for m in open_modules],
         brief.remaining_minutes,
         brief.window.session_minutes,
+        outline=brief.course.outline if brief.course else [],
     )
     return [
         DraftedSession(

@@ -33,11 +33,18 @@ class ResourceCreate(StrictModel):
     recommendation_id: uuid.UUID | None = Field(
         default=None, description="Required with source 'ai': the recommendation it came from."
     )
+    ingest: bool = Field(
+        default=False,
+        description="Fetch `url` now and ingest the page (or file) as a document: searchable "
+        "and citable like an upload. Only public http(s) addresses are fetched.",
+    )
 
     @model_validator(mode="after")
     def _ai_needs_recommendation(self) -> Self:
         if (self.source == "ai") != (self.recommendation_id is not None):
             raise ValueError("recommendation_id is required with source 'ai', and only then")
+        if self.ingest and self.url is None:
+            raise ValueError("ingest needs a url")
         return self
 
 
@@ -65,6 +72,14 @@ class ResourceRead(BaseModel):
     embedding_status: EmbeddingStatus
     created_at: datetime
     updated_at: datetime
+
+
+class ResourceCreated(ResourceRead):
+    document_id: uuid.UUID | None = Field(
+        default=None,
+        description="With `ingest`: the document made from the page, `processing` at first "
+        "(`GET /documents/{id}`).",
+    )
 
 
 class ResourceHit(ResourceRead):

@@ -78,7 +78,7 @@ async def search_page(
         await session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
     if query.text:
         await force_custom_plan(session)
-    scored = _scored(model, conditions, query)
+    scored = scored_subquery(model, conditions, query)
     statement = select(model).join(scored, model.id == scored.c.id)
     rows, cursor = await paginate_rows(
         session, statement.add_columns(scored.c.score), [scored.c.score, model.id], params
@@ -86,7 +86,11 @@ async def search_page(
     return [(row[0], float(row[1])) for row in rows], cursor
 
 
-def _scored(model: Any, conditions: Sequence[ColumnElement[bool]], query: SearchQuery) -> Any:
+def scored_subquery(
+    model: Any, conditions: Sequence[ColumnElement[bool]], query: SearchQuery
+) -> Any:
+    """`(id, score)` of the rows matching `query`: `model` is a mapped class, or the columns
+    (`.c`) of a subquery with `id`, `search`, `embedding` and `embedding_model`."""
     legs = []
     if query.text:
         legs.append(_text_leg(model, conditions, query.text, bounded=query.is_semantic))

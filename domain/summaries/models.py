@@ -9,7 +9,7 @@ from core.db import Base, IdMixin, TimestampMixin
 class Summary(IdMixin, TimestampMixin, Base):
     __tablename__ = "summaries"
     __table_args__ = (
-        CheckConstraint("subject_type IN ('note', 'course')", name="subject_type"),
+        CheckConstraint("subject_type IN ('note', 'course', 'document')", name="subject_type"),
         CheckConstraint("length IN ('short', 'medium', 'long')", name="length"),
         # One cached summary per exact input: same text, prompt and model give the same entry.
         Index(

@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field, model_validator
 from core.schemas import StrictModel
 
 Length = Literal["short", "medium", "long"]
-SubjectType = Literal["note", "course"]
+SubjectType = Literal["note", "course", "document"]
 
 
 class SummaryRequest(StrictModel):
@@ -14,12 +14,16 @@ class SummaryRequest(StrictModel):
     course_id: uuid.UUID | None = Field(
         default=None, description="A course of yours or a public one."
     )
+    document_id: uuid.UUID | None = Field(
+        default=None, description="A document of yours, once `ready`."
+    )
     length: Length = "medium"
 
     @model_validator(mode="after")
     def _one_subject(self) -> Self:
-        if (self.note_id is None) == (self.course_id is None):
-            raise ValueError("give exactly one of note_id and course_id")
+        given = [self.note_id, self.course_id, self.document_id]
+        if sum(subject is not None for subject in given) != 1:
+            raise ValueError("give exactly one of note_id, course_id and document_id")
         return self
 
 

@@ -9,10 +9,14 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import AppError
+from core.errors import AppError, ConflictError
 from domain.courses.models import Course, CourseModule
 from domain.courses.repository import CourseRepository
 from domain.courses.service import CourseService
+from domain.documents.models import Document, DocumentChunk
+from domain.documents.repository import DocumentRepository
+from domain.documents.service import DocumentNotFoundError
+from domain.documents.text import extracted_text
 from domain.notes.models import Note
 from domain.notes.schemas import MAX_NOTE_CHARS
 from domain.notes.service import NoteService
@@ -33,6 +37,16 @@ MAX_SOURCE_CHARS = MAX_NOTE_CHARS + 1_000
 class SourceTooLongError(AppError):
     status_code = 422
     code = "source_too_long"
+
+
+class DocumentNotReadyError(ConflictError):
+    code = "document_not_ready"
+
+    def __init__(self, status: str) -> None:
+        super().__init__(
+            f"The document is {status}; it can be summarised once it is ready.",
+            {"status": status},
+        )
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,7 @@ class SummaryService:
         self.notes = NoteService(session)
         self.courses = CourseService(session)
         self.course_rows = CourseRepository(session)
+        self.documents = DocumentRepository(session)
 
     async def summarise(
         self,
@@ -109,6 +124,14 @@ class SummaryService:
         if request.note_id is not None:
             note = await self.notes.get(user_id, request.note_id)
             return Source("note", note.id, note_text(note))
+        if request.document_id is not None:
+            document = await self.documents.get(user_id, request.document_id)
+            if document is None:
+                raise DocumentNotFoundError()
+            if document.status != "ready":
+                raise DocumentNotReadyError(document.status)
+            chunks = await self.documents.chunks(document.id)
+            return Source("document", document.id, document_text(document, chunks))
         assert request.course_id is not None  # the request schema holds exactly one id
         course = await self.courses.get_readable(user_id, request.course_id)
         modules = await self.course_rows.modules(course.id)
@@ -117,6 +140,10 @@ class SummaryService:
 
 def note_text(note: Note) -> str:
     return "\n\n".join(part for part in (f"# {note.title}", note.body) if part)
+
+
+def document_text(document: Document, chunks: list[DocumentChunk]) -> str:
+    return f"# {document.title}\n\n{extracted_text(chunks)}"
 
 
 def course_text(course: Course, modules: list[CourseModule]) -> str:

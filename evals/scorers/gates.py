@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from domain.agent_runs.models import AgentRun
 from domain.conversations.schemas import ChatReply
 from domain.courses.models import Course
+from domain.documents.models import Document
 from domain.notes.models import Note
 from domain.plans.calendar import busy_intervals, scheduling_rules
 from domain.plans.scheduler import PlacedSlot, SessionRequest, verify_placement
@@ -30,7 +31,7 @@ from domain.resources.models import Resource
 from domain.summaries.schemas import SummaryRead
 from evals.scorers.base import Evidence, Score
 
-CITATION = re.compile(r"\[(note|resource|course):([0-9a-fA-F-]{36})\]")
+CITATION = re.compile(r"\[(note|resource|course|document):([0-9a-fA-F-]{36})(#page=\d+)?\]")
 WRITE_TOOLS = {
     "record_progress": "goal_progress",
     "create_schedule_block": "schedule_block",
@@ -102,9 +103,9 @@ async def citations(evidence: Evidence) -> Score:
     checked = 0
     for index, turn in enumerate(evidence.outcome.turns):
         shown = _shown_in_turn(evidence.requests, index + 1)
-        for kind, raw in CITATION.findall(turn["message"]):
+        for kind, raw, fragment in CITATION.findall(turn["message"]):
             checked += 1
-            ref = f"{kind}:{raw.lower()}"
+            ref = f"{kind}:{raw.lower()}{fragment}"
             owner_ok = await _readable_by_student(evidence, kind, uuid.UUID(raw))
             if owner_ok is None:
                 problems.append(f"{ref} does not exist")
@@ -136,6 +137,9 @@ async def _readable_by_student(evidence: Evidence, kind: str, object_id: uuid.UU
     session = evidence.session
     if kind == "note":
         owner = await session.scalar(select(Note.user_id).where(Note.id == object_id))
+        return None if owner is None else owner == student
+    if kind == "document":
+        owner = await session.scalar(select(Document.user_id).where(Document.id == object_id))
         return None if owner is None else owner == student
     if kind == "resource":
         row = (

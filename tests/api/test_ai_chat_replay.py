@@ -84,7 +84,9 @@ async def test_a_streamed_turn_calls_two_tools_and_cites_the_note(
     kind, reply = events[-1]
     assert kind == "reply"
     assert "".join(tokens) == reply["message"]
-    assert reply["citations"] == [{"type": "note", "id": str(NOTE_ID), "title": "Krebs cycle"}]
+    assert reply["citations"] == [
+        {"type": "note", "id": str(NOTE_ID), "title": "Krebs cycle", "page": None}
+    ]
     run = (await db_session.scalars(select(AgentRun))).one()
     assert (run.graph, run.outcome, run.model) == ("chat", "ok", "gpt-4o-mini")
     # Exactly what the recorded responses reported: daily budgets are charged from these.

@@ -30,6 +30,7 @@ from domain.reminders.models import Reminder
 from domain.schedule.models import ScheduleBlock
 from domain.users.models import User
 from tests.fixtures.assertions import assert_error
+from tests.fixtures.documents import pdf_bytes
 from tests.fixtures.factories.courses import create_course
 from tests.fixtures.factories.goals import create_goal
 from tests.fixtures.factories.schedule import create_block
@@ -181,7 +182,7 @@ async def test_a_plan_that_fits_is_placed_around_the_schedule_with_its_proof(
         "timezone": "Europe/Paris",
     }
     assert (body["start_date"], body["end_date"]) == (day(1).isoformat(), day(3).isoformat())
-    assert (body["model"], body["prompt_version"]) == ("ScriptedChatModel", "plan/draft@v1")
+    assert (body["model"], body["prompt_version"]) == ("ScriptedChatModel", "plan/draft@v2")
     assert body["accepted_at"] is None
     sessions = body["sessions"]
     assert [
@@ -234,7 +235,7 @@ async def test_a_plan_that_fits_is_placed_around_the_schedule_with_its_proof(
         user.id,
         "plan",
         "ok",
-        "plan/draft@v1",
+        "plan/draft@v2",
     )
     fetched = await client.get(f"/plans/{body['id']}", headers=auth_headers(codec, user))
     assert fetched.status_code == 200
@@ -815,3 +816,66 @@ async def test_a_recorded_draft_hinting_at_a_busy_time_is_placed_legally(
     assert (run.graph, run.outcome) == ("plan", "ok")
     # Exactly what the recorded response reported: daily budgets are charged from these.
     assert (run.input_tokens, run.output_tokens) == recorded_usage(vcr)
+
+
+async def _course_with_documents(
+    client: httpx.AsyncClient, db_session: AsyncSession, codec: TokenCodec, user: User
+) -> uuid.UUID:
+    course = await create_course(db_session, user.id, modules=0, title="Genetics")
+    headers = auth_headers(codec, user)
+    markdown = b"# DNA\n\nDouble helix.\n\n## Replication\n\nHelicase.\n\n# RNA\n\nTranscription.\n"
+    scan = pdf_bytes([f"Page {n} of the reader." for n in range(1, 13)])
+    for name, data in (("genes.md", markdown), ("reader.pdf", scan)):
+        uploaded = await client.post(
+            "/documents",
+            headers=headers,
+            files={"file": (name, data, "application/octet-stream")},
+            data={"course_id": str(course.id)},
+        )
+        assert uploaded.status_code == 202, uploaded.text
+    return course.id
+
+
+OUTLINE = [
+    "genes: DNA",
+    "genes: DNA > Replication",
+    "genes: RNA",
+    "reader, pages 1-10",
+    "reader, pages 11-20",
+]
+
+
+async def test_a_course_without_modules_is_planned_from_its_documents_outline(
+    app: FastAPI, client: httpx.AsyncClient, db_session: AsyncSession, codec: TokenCodec
+) -> None:
+    user = await student(db_session)
+    course_id = await _course_with_documents(client, db_session, codec, user)
+    model = drafting(session(title="DNA basics"), session(title="RNA"))
+    app.state.chat_models.with_model("plan", model)
+
+    response = await create_plan(
+        client, codec, user, course_id=str(course_id), end_date=day(3).isoformat()
+    )
+
+    assert response.status_code == 201, response.text
+    brief = sent(model)
+    assert brief["course"]["modules"] == []
+    assert brief["course"]["outline"] == OUTLINE
+
+
+async def test_the_fallback_follows_the_documents_outline_without_modules(
+    app: FastAPI, client: httpx.AsyncClient, db_session: AsyncSession, codec: TokenCodec
+) -> None:
+    user = await student(db_session)
+    course_id = await _course_with_documents(client, db_session, codec, user)
+    app.state.chat_models.with_model("plan", scripted("Study every evening.", "Really."))
+
+    response = await create_plan(
+        client, codec, user, course_id=str(course_id), end_date=day(6).isoformat()
+    )
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["drafted_by"] == "fallback"
+    assert [s["title"] for s in body["sessions"]] == OUTLINE
+    assert all(s["module_id"] is None for s in body["sessions"])

@@ -20,10 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.security import TokenCodec
 from domain.agent_runs.models import AgentRun
 from domain.courses.models import CourseModule
+from domain.documents.models import DocumentChunk
+from domain.documents.text import extracted_text
 from domain.summaries.models import Summary
 from domain.users.models import User
 from tests.fixtures.assertions import assert_error
-from tests.fixtures.factories.content import create_note
+from tests.fixtures.documents import pdf_bytes
+from tests.fixtures.factories.content import create_document, create_note
 from tests.fixtures.factories.courses import create_course
 from tests.fixtures.factories.users import auth_headers, create_user
 from tests.fixtures.llm import ScriptedChatModel, cassette_provider, recorded_usage, scripted
@@ -208,10 +211,11 @@ async def test_a_course_too_long_to_summarise_is_refused_before_any_model_call(
         {},
         {"length": "short"},
         {"note_id": str(uuid.uuid4()), "course_id": str(uuid.uuid4())},
+        {"note_id": str(uuid.uuid4()), "document_id": str(uuid.uuid4())},
         {"note_id": str(uuid.uuid4()), "length": "tiny"},
         {"note_id": str(uuid.uuid4()), "style": "bullets"},
     ],
-    ids=["neither", "length-only", "both", "unknown-length", "unknown-field"],
+    ids=["neither", "length-only", "both", "note-and-document", "unknown-length", "unknown-field"],
 )
 async def test_a_request_needs_exactly_one_subject_and_a_known_length(
     app: FastAPI,
@@ -383,3 +387,58 @@ async def test_a_long_note_is_summarised_map_reduce_through_the_openai_client(
     assert second.json() == {**first.json(), "cached": True}
     assert provider_calls(vcr) == 5
     assert await count(db_session, AgentRun) == 1
+
+
+async def test_a_document_is_summarised_map_reduce_from_its_extracted_text_and_cached(
+    app: FastAPI, client: httpx.AsyncClient, db_session: AsyncSession, codec: TokenCodec
+) -> None:
+    user = await create_user(db_session)
+    headers = auth_headers(codec, user)
+    # Long enough for the summariser to split it: a map call per part, then a reduce.
+    pages = [
+        f"Page {n}. " + "Enzymes lower activation energy in reactions. " * 80 for n in range(6)
+    ]
+    uploaded = await client.post(
+        "/documents",
+        headers=headers,
+        files={"file": ("enzymes.pdf", pdf_bytes(pages), "application/pdf")},
+    )
+    document_id = uploaded.json()["id"]
+    chunks = (
+        await db_session.scalars(
+            select(DocumentChunk)
+            .where(DocumentChunk.document_id == document_id)
+            .order_by(DocumentChunk.position)
+        )
+    ).all()
+    text = extracted_text(chunks)
+    # Every passage's span points into the reconstructed text.
+    assert all(text[c.char_start : c.char_end] == c.text for c in chunks)
+    model = ScriptedChatModel(messages=iter(["Part summary."] * 20 + ["Enzymes speed reactions."]))
+    use_model(app, model)
+
+    first = await summarise(client, user, codec, document_id=document_id, length="short")
+
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["subject"] == {"type": "document", "id": document_id}
+    assert body["content_hash"] == sha256(f"# enzymes\n\n{text}")
+    assert body["chunks"] > 1
+    assert len(model.received) == body["chunks"] + 1
+    assert "Enzymes lower activation energy" in str(model.received[0][-1].content)
+    second = await summarise(client, user, codec, document_id=document_id, length="short")
+    assert second.json() == {**body, "cached": True}
+    assert len(model.received) == body["chunks"] + 1
+
+
+async def test_a_document_still_processing_is_409_and_anothers_is_404(
+    app: FastAPI, client: httpx.AsyncClient, db_session: AsyncSession, codec: TokenCodec
+) -> None:
+    user, other = await create_user(db_session), await create_user(db_session)
+    processing = await create_document(db_session, user.id, status="processing")
+    foreign = await create_document(db_session, other.id)
+    use_model(app, model := scripted())
+    busy = await summarise(client, user, codec, document_id=processing.id)
+    assert assert_error(busy, 409, "document_not_ready")["details"] == {"status": "processing"}
+    assert_error(await summarise(client, user, codec, document_id=foreign.id), 404, "not_found")
+    assert model.received == []

@@ -22,7 +22,7 @@ from domain.evals.models import EvalRun
 from domain.plans.models import PlanSession, StudyPlan
 from domain.users.models import User
 from tests.fixtures.assertions import assert_error
-from tests.fixtures.factories.content import create_note, create_resource
+from tests.fixtures.factories.content import create_document, create_note, create_resource
 from tests.fixtures.factories.courses import create_course
 from tests.fixtures.factories.goals import create_goal
 from tests.fixtures.factories.schedule import create_block, create_reminder
@@ -54,6 +54,9 @@ CASES = [
     Case("GET", "/notes/{note_id}"),
     Case("PATCH", "/notes/{note_id}", {"title": "Mine now"}),
     Case("DELETE", "/notes/{note_id}"),
+    Case("GET", "/documents/{document_id}"),
+    Case("GET", "/documents/{document_id}/content"),
+    Case("DELETE", "/documents/{document_id}"),
     Case("GET", "/resources/{resource_id}"),
     Case("PATCH", "/resources/{resource_id}", {"title": "Mine now"}),
     Case("DELETE", "/resources/{resource_id}"),
@@ -115,6 +118,7 @@ async def _world_of(session: AsyncSession, owner: User) -> dict[str, str]:
         passed=0,
         gate_failures=0,
     )
+    document = await create_document(session, owner_id)
     session.add_all([conversation, plan, eval_run])
     await session.commit()
     return {
@@ -127,6 +131,7 @@ async def _world_of(session: AsyncSession, owner: User) -> dict[str, str]:
         "module_id": str(module_id),
         "note_id": str(note.id),
         "resource_id": str(resource.id),
+        "document_id": str(document.id),
         "conversation_id": str(conversation.id),
         "plan_id": str(plan.id),
         "run_id": str(eval_run.id),

@@ -42,6 +42,8 @@ class Template:
     path: str
     body: dict[str, Any] | None = None
     params: dict[str, str] = field(default_factory=dict)
+    # Sent as multipart form fields beside a small file (uploads), not as JSON.
+    multipart: bool = False
 
     def fields(self) -> set[str]:
         return {f"query.{name}" for name in self.params} | _leaves(self.body or {}, "body.")
@@ -68,6 +70,13 @@ TEMPLATES = [
         {"title": "N", "body": "b", "course_id": "{course_id}", "module_id": "{module_id}"},
     ),
     Template("PATCH", "/notes/{note_id}", {"course_id": "{course_id}", "module_id": "{module_id}"}),
+    Template("GET", "/documents", params={"course_id": "{course_id}"}),
+    Template(
+        "POST",
+        "/documents",
+        {"course_id": "{course_id}", "module_id": "{module_id}"},
+        multipart=True,
+    ),
     Template("GET", "/resources", params={"course_id": "{course_id}"}),
     Template(
         "POST",
@@ -130,6 +139,7 @@ TEMPLATES = [
     ),
     Template("POST", "/ai/summary", {"note_id": "{note_id}"}),
     Template("POST", "/ai/summary", {"course_id": "{course_id}"}),
+    Template("POST", "/ai/summary", {"document_id": "{document_id}"}),
     Template(
         "POST", "/ai/create-plan", {"goal_id": "{goal_id}", "end_date": SOON.date().isoformat()}
     ),
@@ -206,6 +216,7 @@ NOT_404 = {
     ("GET", "/goals", "query.course_id"): 200,
     ("GET", "/notes", "query.course_id"): 200,
     ("GET", "/resources", "query.course_id"): 200,
+    ("GET", "/documents", "query.course_id"): 200,
     # The order must list the course's own modules; any other id is a bad order.
     ("PUT", "/courses/{course_id}/modules/order", "body.module_ids"): 422,
 }
@@ -236,12 +247,10 @@ def _request(
 
     params = {key: fill(value, f"query.{key}") for key, value in template.params.items()}
     body = fill(template.body, "body") if template.body is not None else None
-    return {
-        "method": template.method,
-        "url": _fill(template.path, own),
-        "params": params,
-        "json": body,
-    }
+    request = {"method": template.method, "url": _fill(template.path, own), "params": params}
+    if template.multipart:
+        return request | {"data": body, "files": {"file": ("m.txt", b"Some text.", "text/plain")}}
+    return request | {"json": body}
 
 
 async def _world(session: AsyncSession, user: User) -> dict[str, str]:

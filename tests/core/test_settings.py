@@ -17,6 +17,11 @@ def test_production_refuses_a_short_secret() -> None:
         Settings(env="production", jwt_secret="too-short")
 
 
+def test_production_refuses_the_test_only_fetch_allowance() -> None:
+    with pytest.raises(ValidationError, match="URL_FETCH_ALLOWED_ADDRESSES"):
+        Settings(env="production", jwt_secret="x" * 48, url_fetch_allowed_addresses=["127.0.0.2"])
+
+
 def test_production_accepts_a_strong_secret() -> None:
     settings = Settings(env="production", jwt_secret="x" * 48)
     assert settings.json_logs
@@ -45,7 +50,7 @@ def test_the_test_settings_ignore_the_environment_and_dotenv(
     # What the app itself reads there:
     assert (Settings().llm_model, Settings().llm_chat_model) == ("gpt-4o", "gpt-4o")
 
-    settings = test_settings("postgresql+asyncpg://u:p@127.0.0.1/test")
+    settings = test_settings("postgresql+asyncpg://u:p@127.0.0.1/test", tmp_path / "documents")
 
     assert settings.llm_model is None
     assert settings.llm_chat_model is None

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import create_async_engine as create_test_engine
 from cli.reembed import reembed
 from core.config import Settings
 from core.search import EMBEDDING_DIMENSIONS
+from domain.documents.models import Document, DocumentChunk
 from domain.embeddings.embedder import (
     EmbeddingsNotConfiguredError,
     LocalEmbedder,
@@ -477,4 +478,52 @@ async def test_reembed_command_embeds_in_committed_batches(
         )
         assert list(note_statuses) == ["ready"] * 5
         assert list(resource_statuses) == ["pending"]  # --model notes leaves resources alone
+    await engine.dispose()
+
+
+async def test_reembed_covers_document_passages(
+    database_url: str, committed_user: uuid.UUID
+) -> None:
+    engine = create_test_engine(database_url)
+    async with AsyncSession(engine) as session, session.begin():
+        document = Document(
+            user_id=committed_user,
+            title="Reader",
+            tags=[],
+            filename="reader.md",
+            kind="markdown",
+            content_type="text/markdown",
+            size_bytes=10,
+            sha256="0" * 64,
+            storage_key="k",
+            status="ready",
+            chunk_count=1,
+        )
+        session.add(document)
+        await session.flush()
+        session.add(
+            DocumentChunk(
+                document_id=document.id,
+                user_id=committed_user,
+                position=0,
+                text="Helicase unwinds DNA.",
+                headings=["Replication"],
+                char_start=0,
+                char_end=21,
+                embedding_status="pending",
+            )
+        )
+    settings = Settings(env="test", database_url=database_url)
+    embedder = HashingEmbedder()
+
+    counts = await reembed(settings, embedder, TEST_MODEL_ID, ["document_chunks"])
+
+    assert (counts["document_chunks"].embedded, counts["document_chunks"].failed) == (1, 0)
+    # The passage is embedded under its heading path.
+    assert embedder.calls == [["Replication\nHelicase unwinds DNA."]]
+    async with AsyncSession(engine) as session:
+        status = await session.scalar(
+            select(DocumentChunk.embedding_status).where(DocumentChunk.user_id == committed_user)
+        )
+        assert status == "ready"
     await engine.dispose()

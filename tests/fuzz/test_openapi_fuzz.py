@@ -59,6 +59,8 @@ def stack() -> Iterator[Stack]:
             STUDYPILOT_LLM_MODEL="gpt-fuzz",
             OPENAI_BASE_URL=model.base_url,
             OPENAI_API_KEY="fuzz",
+            # Generated URLs must never be resolved or fetched: tests stay on 127.0.0.0/8.
+            STUDYPILOT_URL_FETCH_ENABLED="false",
         )
         try:
             running.wait_healthy()

@@ -49,6 +49,40 @@ export type AvailableHours = {
 };
 
 /**
+ * Body_documentsUploadDocument
+ */
+export type BodyDocumentsUploadDocument = {
+    /**
+     * File
+     *
+     * PDF, Word (.docx), HTML, Markdown or plain text; typed by its bytes.
+     */
+    file: Blob | File;
+    /**
+     * Title
+     *
+     * Default: the file name.
+     */
+    title?: string | null;
+    /**
+     * Course Id
+     */
+    course_id?: string | null;
+    /**
+     * Module Id
+     *
+     * A module of `course_id` (or of any course you read).
+     */
+    module_id?: string | null;
+    /**
+     * Tags
+     *
+     * Repeat the field per tag.
+     */
+    tags?: Array<string> | null;
+};
+
+/**
  * CasePairRead
  */
 export type CasePairRead = {
@@ -135,7 +169,7 @@ export type ChatReply = {
     /**
      * Citations
      */
-    citations: Array<Citation>;
+    citations: Array<DomainConversationsSchemasCitation>;
     /**
      * Changes
      *
@@ -172,24 +206,6 @@ export type ChatRequest = {
      * Answer for speaking aloud.
      */
     voice?: boolean;
-};
-
-/**
- * Citation
- */
-export type Citation = {
-    /**
-     * Type
-     */
-    type: 'note' | 'resource' | 'course';
-    /**
-     * Id
-     */
-    id: string;
-    /**
-     * Title
-     */
-    title: string;
 };
 
 /**
@@ -513,6 +529,104 @@ export type CourseUpdate = {
      * Visibility
      */
     visibility?: 'private' | 'public' | null;
+};
+
+/**
+ * DocumentAccepted
+ */
+export type DocumentAccepted = {
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Status
+     *
+     * Always `processing`: extraction runs after this.
+     */
+    status: 'processing' | 'ready' | 'failed';
+};
+
+/**
+ * DocumentRead
+ */
+export type DocumentRead = {
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Title
+     */
+    title: string;
+    /**
+     * Filename
+     */
+    filename: string;
+    /**
+     * Kind
+     */
+    kind: 'pdf' | 'docx' | 'html' | 'markdown' | 'text';
+    /**
+     * Content Type
+     *
+     * Sniffed from the file's bytes.
+     */
+    content_type: string;
+    /**
+     * Size Bytes
+     */
+    size_bytes: number;
+    /**
+     * Course Id
+     */
+    course_id: string | null;
+    /**
+     * Module Id
+     */
+    module_id: string | null;
+    /**
+     * Resource Id
+     *
+     * The resource this page was fetched from (`POST /resources` with `ingest`).
+     */
+    resource_id: string | null;
+    /**
+     * Tags
+     */
+    tags: Array<string>;
+    /**
+     * Status
+     *
+     * processing until its chunks are stored; then ready, or failed (see `failure_reason`).
+     */
+    status: 'processing' | 'ready' | 'failed';
+    /**
+     * Failure Reason
+     */
+    failure_reason: string | null;
+    /**
+     * Page Count
+     *
+     * PDF pages; null for other kinds.
+     */
+    page_count: number | null;
+    /**
+     * Chunk Count
+     */
+    chunk_count: number;
+    /**
+     * Processed At
+     */
+    processed_at: string | null;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Updated At
+     */
+    updated_at: string;
 };
 
 /**
@@ -1463,6 +1577,20 @@ export type PageCourseRead = {
 };
 
 /**
+ * Page[DocumentRead]
+ */
+export type PageDocumentRead = {
+    /**
+     * Items
+     */
+    items: Array<DocumentRead>;
+    /**
+     * Next Cursor
+     */
+    next_cursor: string | null;
+};
+
+/**
  * Page[EvalRunRead]
  */
 export type PageEvalRunRead = {
@@ -1554,6 +1682,20 @@ export type PageResourceHit = {
      * Items
      */
     items: Array<ResourceHit>;
+    /**
+     * Next Cursor
+     */
+    next_cursor: string | null;
+};
+
+/**
+ * Page[SearchHit]
+ */
+export type PageSearchHit = {
+    /**
+     * Items
+     */
+    items: Array<SearchHit>;
     /**
      * Next Cursor
      */
@@ -2183,6 +2325,72 @@ export type ResourceCreate = {
      * Required with source 'ai': the recommendation it came from.
      */
     recommendation_id?: string | null;
+    /**
+     * Ingest
+     *
+     * Fetch `url` now and ingest the page (or file) as a document: searchable and citable like an upload. Only public http(s) addresses are fetched.
+     */
+    ingest?: boolean;
+};
+
+/**
+ * ResourceCreated
+ */
+export type ResourceCreated = {
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Title
+     */
+    title: string;
+    /**
+     * Url
+     */
+    url: string | null;
+    /**
+     * Type
+     */
+    type: 'article' | 'video' | 'book' | 'course' | 'exercise' | 'other';
+    /**
+     * Description
+     */
+    description: string | null;
+    /**
+     * Tags
+     */
+    tags: Array<string>;
+    /**
+     * Course Id
+     */
+    course_id: string | null;
+    /**
+     * Source
+     */
+    source: 'manual' | 'ai';
+    /**
+     * Recommendation Id
+     */
+    recommendation_id: string | null;
+    /**
+     * Embedding Status
+     */
+    embedding_status: 'pending' | 'ready' | 'failed';
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Updated At
+     */
+    updated_at: string;
+    /**
+     * Document Id
+     *
+     * With `ingest`: the document made from the page, `processing` at first (`GET /documents/{id}`).
+     */
+    document_id?: string | null;
 };
 
 /**
@@ -2604,6 +2812,39 @@ export type ScheduleList = {
 };
 
 /**
+ * SearchHit
+ */
+export type SearchHit = {
+    /**
+     * Kind
+     */
+    kind: 'note' | 'resource' | 'document';
+    /**
+     * Id
+     *
+     * The note's, the resource's, or the passage's id.
+     */
+    id: string;
+    /**
+     * Title
+     *
+     * The note's, resource's or document's title.
+     */
+    title: string;
+    /**
+     * Snippet
+     */
+    snippet: string;
+    /**
+     * Score
+     *
+     * Relevance: text rank, cosine similarity, or fused (RRF).
+     */
+    score: number;
+    citation: DomainSearchSchemasCitation;
+};
+
+/**
  * StudyPreferences
  */
 export type StudyPreferences = {
@@ -2683,6 +2924,12 @@ export type SummaryRequest = {
      */
     course_id?: string | null;
     /**
+     * Document Id
+     *
+     * A document of yours, once `ready`.
+     */
+    document_id?: string | null;
+    /**
      * Length
      */
     length?: 'short' | 'medium' | 'long';
@@ -2695,7 +2942,7 @@ export type SummarySubject = {
     /**
      * Type
      */
-    type: 'note' | 'course';
+    type: 'note' | 'course' | 'document';
     /**
      * Id
      */
@@ -3014,6 +3261,72 @@ export type WebhookReceipt = {
     outcome: 'applied' | 'duplicate' | 'ignored';
 };
 
+/**
+ * Citation
+ */
+export type DomainConversationsSchemasCitation = {
+    /**
+     * Type
+     */
+    type: 'note' | 'resource' | 'course' | 'document';
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Title
+     */
+    title: string;
+    /**
+     * Page
+     *
+     * Documents: the PDF page cited (`[document:<id>#page=<n>]`).
+     */
+    page?: number | null;
+};
+
+/**
+ * Citation
+ */
+export type DomainSearchSchemasCitation = {
+    /**
+     * Ref
+     *
+     * How answers cite it: `note:<id>`, `resource:<id>`, or `document:<id>#page=<n>` (`document:<id>` for documents without pages).
+     */
+    ref: string;
+    /**
+     * Document Id
+     *
+     * Documents only.
+     */
+    document_id?: string | null;
+    /**
+     * Page
+     *
+     * PDF page, from 1.
+     */
+    page?: number | null;
+    /**
+     * Headings
+     *
+     * Heading path (Markdown, HTML, Word).
+     */
+    headings?: Array<string>;
+    /**
+     * Char Start
+     *
+     * Where the passage starts in the document's extracted text.
+     */
+    char_start?: number | null;
+    /**
+     * Char End
+     *
+     * Where it ends (exclusive).
+     */
+    char_end?: number | null;
+};
+
 export type HealthData = {
     body?: never;
     path?: never;
@@ -3076,7 +3389,7 @@ export type AuthRegisterErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -3121,7 +3434,7 @@ export type AuthLoginErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -3162,7 +3475,7 @@ export type AuthRefreshErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -3199,7 +3512,7 @@ export type AuthMeErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -3240,7 +3553,7 @@ export type AuthLogoutErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -3290,7 +3603,7 @@ export type UsersGetUserErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -3340,7 +3653,7 @@ export type UsersUpdateUserErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -3412,7 +3725,7 @@ export type CoursesListCoursesErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -3453,7 +3766,7 @@ export type CoursesCreateCourseErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -3503,7 +3816,7 @@ export type CoursesGetCourseErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -3553,7 +3866,7 @@ export type CoursesUpdateCourseErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -3607,7 +3920,7 @@ export type CoursesAddModuleErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -3661,7 +3974,7 @@ export type CoursesUpdateModuleErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -3711,7 +4024,7 @@ export type CoursesReorderModulesErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -3761,7 +4074,7 @@ export type CoursesEnrollErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -3823,7 +4136,7 @@ export type CoursesCompleteModuleErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -3893,7 +4206,7 @@ export type GoalsListGoalsErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -3938,7 +4251,7 @@ export type GoalsCreateGoalErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -3988,7 +4301,7 @@ export type GoalsDeleteGoalErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -4038,7 +4351,7 @@ export type GoalsGetGoalErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -4088,7 +4401,7 @@ export type GoalsUpdateGoalErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -4151,7 +4464,7 @@ export type GoalsListProgressErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -4213,7 +4526,7 @@ export type GoalsRecordProgressErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -4291,7 +4604,7 @@ export type NotesListNotesErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -4336,7 +4649,7 @@ export type NotesCreateNoteErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -4386,7 +4699,7 @@ export type NotesDeleteNoteErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -4436,7 +4749,7 @@ export type NotesGetNoteErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -4486,7 +4799,7 @@ export type NotesUpdateNoteErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -4501,6 +4814,271 @@ export type NotesUpdateNoteResponses = {
 };
 
 export type NotesUpdateNoteResponse = NotesUpdateNoteResponses[keyof NotesUpdateNoteResponses];
+
+export type DocumentsListDocumentsData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Course Id
+         */
+        course_id?: string | null;
+        /**
+         * Tag
+         */
+        tag?: string | null;
+        /**
+         * Status
+         */
+        status?: 'processing' | 'ready' | 'failed' | null;
+        /**
+         * Limit
+         *
+         * Page size.
+         */
+        limit?: number;
+        /**
+         * Cursor
+         *
+         * Opaque cursor from `next_cursor`.
+         */
+        cursor?: string | null;
+    };
+    url: '/api/v1/documents';
+};
+
+export type DocumentsListDocumentsErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Content Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Unprocessable Entity
+     */
+    422: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type DocumentsListDocumentsError = DocumentsListDocumentsErrors[keyof DocumentsListDocumentsErrors];
+
+export type DocumentsListDocumentsResponses = {
+    /**
+     * Successful Response
+     */
+    200: PageDocumentRead;
+};
+
+export type DocumentsListDocumentsResponse = DocumentsListDocumentsResponses[keyof DocumentsListDocumentsResponses];
+
+export type DocumentsUploadDocumentData = {
+    body: BodyDocumentsUploadDocument;
+    path?: never;
+    query?: never;
+    url: '/api/v1/documents';
+};
+
+export type DocumentsUploadDocumentErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Not Found
+     */
+    404: ErrorBody;
+    /**
+     * Request Entity Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Unsupported Media Type
+     */
+    415: ErrorBody;
+    /**
+     * Unprocessable Entity
+     */
+    422: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type DocumentsUploadDocumentError = DocumentsUploadDocumentErrors[keyof DocumentsUploadDocumentErrors];
+
+export type DocumentsUploadDocumentResponses = {
+    /**
+     * Successful Response
+     */
+    202: DocumentAccepted;
+};
+
+export type DocumentsUploadDocumentResponse = DocumentsUploadDocumentResponses[keyof DocumentsUploadDocumentResponses];
+
+export type DocumentsDeleteDocumentData = {
+    body?: never;
+    path: {
+        /**
+         * Document Id
+         */
+        document_id: string;
+    };
+    query?: never;
+    url: '/api/v1/documents/{document_id}';
+};
+
+export type DocumentsDeleteDocumentErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Not Found
+     */
+    404: ErrorBody;
+    /**
+     * Content Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Unprocessable Entity
+     */
+    422: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type DocumentsDeleteDocumentError = DocumentsDeleteDocumentErrors[keyof DocumentsDeleteDocumentErrors];
+
+export type DocumentsDeleteDocumentResponses = {
+    /**
+     * Successful Response
+     */
+    204: void;
+};
+
+export type DocumentsDeleteDocumentResponse = DocumentsDeleteDocumentResponses[keyof DocumentsDeleteDocumentResponses];
+
+export type DocumentsGetDocumentData = {
+    body?: never;
+    path: {
+        /**
+         * Document Id
+         */
+        document_id: string;
+    };
+    query?: never;
+    url: '/api/v1/documents/{document_id}';
+};
+
+export type DocumentsGetDocumentErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Not Found
+     */
+    404: ErrorBody;
+    /**
+     * Content Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Unprocessable Entity
+     */
+    422: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type DocumentsGetDocumentError = DocumentsGetDocumentErrors[keyof DocumentsGetDocumentErrors];
+
+export type DocumentsGetDocumentResponses = {
+    /**
+     * Successful Response
+     */
+    200: DocumentRead;
+};
+
+export type DocumentsGetDocumentResponse = DocumentsGetDocumentResponses[keyof DocumentsGetDocumentResponses];
+
+export type DocumentsGetDocumentContentData = {
+    body?: never;
+    path: {
+        /**
+         * Document Id
+         */
+        document_id: string;
+    };
+    query?: never;
+    url: '/api/v1/documents/{document_id}/content';
+};
+
+export type DocumentsGetDocumentContentErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Not Found
+     */
+    404: ErrorBody;
+    /**
+     * Content Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Unprocessable Entity
+     */
+    422: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type DocumentsGetDocumentContentError = DocumentsGetDocumentContentErrors[keyof DocumentsGetDocumentContentErrors];
+
+export type DocumentsGetDocumentContentResponses = {
+    /**
+     * The original file, as uploaded.
+     */
+    200: Blob | File;
+};
+
+export type DocumentsGetDocumentContentResponse = DocumentsGetDocumentContentResponses[keyof DocumentsGetDocumentContentResponses];
 
 export type AiRecommendResourcesData = {
     body: RecommendRequest;
@@ -4539,7 +5117,7 @@ export type AiRecommendResourcesErrors = {
      */
     502: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -4617,7 +5195,7 @@ export type ResourcesListResourcesErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -4654,9 +5232,13 @@ export type ResourcesCreateResourceErrors = {
      */
     409: ErrorBody;
     /**
-     * Content Too Large
+     * Request Entity Too Large
      */
     413: ErrorBody;
+    /**
+     * Unsupported Media Type
+     */
+    415: ErrorBody;
     /**
      * Unprocessable Entity
      */
@@ -4666,7 +5248,7 @@ export type ResourcesCreateResourceErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -4677,7 +5259,7 @@ export type ResourcesCreateResourceResponses = {
     /**
      * Successful Response
      */
-    201: ResourceRead;
+    201: ResourceCreated;
 };
 
 export type ResourcesCreateResourceResponse = ResourcesCreateResourceResponses[keyof ResourcesCreateResourceResponses];
@@ -4716,7 +5298,7 @@ export type ResourcesDeleteResourceErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -4766,7 +5348,7 @@ export type ResourcesGetResourceErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -4820,7 +5402,7 @@ export type ResourcesUpdateResourceErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -4880,7 +5462,7 @@ export type ScheduleListScheduleErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -4925,7 +5507,7 @@ export type ScheduleCreateBlockErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -4975,7 +5557,7 @@ export type ScheduleGetBlockErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -5025,7 +5607,7 @@ export type ScheduleDeleteBlockErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -5075,7 +5657,7 @@ export type ScheduleUpdateBlockErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -5131,7 +5713,7 @@ export type ScheduleCancelOccurrenceErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -5187,7 +5769,7 @@ export type ScheduleUpdateOccurrenceErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -5247,7 +5829,7 @@ export type RemindersListRemindersErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -5292,7 +5874,7 @@ export type RemindersCreateReminderErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -5342,7 +5924,7 @@ export type RemindersDeleteReminderErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -5392,7 +5974,7 @@ export type RemindersGetReminderErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -5407,6 +5989,78 @@ export type RemindersGetReminderResponses = {
 };
 
 export type RemindersGetReminderResponse = RemindersGetReminderResponses[keyof RemindersGetReminderResponses];
+
+export type SearchData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Q
+         *
+         * Full text, ranked.
+         */
+        q?: string | null;
+        /**
+         * Semantic
+         *
+         * Natural-language query, by meaning; with `q`, ranks are fused (RRF).
+         */
+        semantic?: string | null;
+        /**
+         * Kind
+         *
+         * Only these kinds (repeat the parameter); default: all.
+         */
+        kind?: Array<'note' | 'resource' | 'document'> | null;
+        /**
+         * Limit
+         *
+         * Page size.
+         */
+        limit?: number;
+        /**
+         * Cursor
+         *
+         * Opaque cursor from `next_cursor`.
+         */
+        cursor?: string | null;
+    };
+    url: '/api/v1/search';
+};
+
+export type SearchErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Content Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Unprocessable Entity
+     */
+    422: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type SearchError = SearchErrors[keyof SearchErrors];
+
+export type SearchResponses = {
+    /**
+     * Successful Response
+     */
+    200: PageSearchHit;
+};
+
+export type SearchResponse = SearchResponses[keyof SearchResponses];
 
 export type AiChatData = {
     body: ChatRequest;
@@ -5449,7 +6103,7 @@ export type AiChatErrors = {
      */
     502: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -5503,7 +6157,7 @@ export type AiListConversationsErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -5557,7 +6211,7 @@ export type AiDeleteConversationErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -5607,7 +6261,7 @@ export type AiGetConversationErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -5644,7 +6298,7 @@ export type AiStatusErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -5677,6 +6331,10 @@ export type AiSummariseErrors = {
      */
     404: ErrorBody;
     /**
+     * Conflict
+     */
+    409: ErrorBody;
+    /**
      * Content Too Large
      */
     413: ErrorBody;
@@ -5697,7 +6355,7 @@ export type AiSummariseErrors = {
      */
     502: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -5750,7 +6408,7 @@ export type AiCreatePlanErrors = {
      */
     502: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -5804,7 +6462,7 @@ export type PlansListPlansErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -5858,7 +6516,7 @@ export type PlansDeletePlanErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -5908,7 +6566,7 @@ export type PlansGetPlanErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -5962,7 +6620,7 @@ export type PlansAcceptPlanErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -6015,7 +6673,7 @@ export type VoiceStartVoiceSessionErrors = {
      */
     502: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -6112,7 +6770,7 @@ export type VoiceListVoiceSessionsErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -6149,7 +6807,7 @@ export type RealtimeIssueTicketErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -6182,7 +6840,7 @@ export type RealtimeSchemaErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -6248,7 +6906,7 @@ export type EvalsListRunsErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -6298,7 +6956,7 @@ export type EvalsGetRunErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };
@@ -6356,7 +7014,7 @@ export type EvalsCompareRunsErrors = {
      */
     500: ErrorBody;
     /**
-     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
      */
     503: ErrorBody;
 };

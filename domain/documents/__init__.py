@@ -1,0 +1,1 @@
+"""Study material: uploaded files, extracted and chunked, searchable with page-level citations."""

@@ -1,0 +1,76 @@
+"""Where document files live: a small interface, the local filesystem by default.
+
+Keys are `<user id>/<document id>`: made by the service, never from a client's file name.
+"""
+
+import asyncio
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Protocol
+
+
+class StoredFileMissingError(Exception):
+    pass
+
+
+class DocumentStorage(Protocol):
+    async def put(self, key: str, data: bytes) -> None: ...
+
+    async def get(self, key: str) -> bytes:
+        """Raises StoredFileMissingError when there is nothing under `key`."""
+        ...
+
+    def local_path(self, key: str) -> AbstractAsyncContextManager[Path]:
+        """The file as a path on this machine for as long as the context lasts (a copy for
+        remote backends): loaders read paths."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Nothing under `key` is not an error: deleting twice is deleting."""
+        ...
+
+
+class LocalDocumentStorage:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise ValueError(f"storage key outside the store: {key!r}")
+        return path
+
+    async def put(self, key: str, data: bytes) -> None:
+        await asyncio.to_thread(self._put, self._path(key), data)
+
+    @staticmethod
+    def _put(path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Written aside then renamed: a reader never sees half a file.
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+        try:
+            with os.fdopen(handle, "wb") as file:
+                file.write(data)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+    async def get(self, key: str) -> bytes:
+        try:
+            return await asyncio.to_thread(self._path(key).read_bytes)
+        except FileNotFoundError as exc:
+            raise StoredFileMissingError(key) from exc
+
+    @asynccontextmanager
+    async def local_path(self, key: str) -> AsyncIterator[Path]:
+        path = self._path(key)
+        if not path.is_file():
+            raise StoredFileMissingError(key)
+        yield path
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
