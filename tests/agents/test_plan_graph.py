@@ -250,6 +250,8 @@ async def test_sends_the_rules_apart_from_the_data() -> None:
                     "completed": False,
                 },
             ],
+            # The course's documents' headings, for a course without modules.
+            "outline": [],
         },
         "remaining_minutes": 480,
         "window": {
