@@ -31,6 +31,7 @@ from api.routes import (
     health,
     metrics,
     notes,
+    notifications,
     plans,
     realtime,
     recommendations,
@@ -49,7 +50,9 @@ from core.metrics import unwatch_pool, watch_pool
 from core.rate_limit import RateLimiter
 from core.security import TokenCodec
 from core.telemetry import instrument_engine, otlp_tracer_provider, use_globally
+from core.temporal import connect_temporal
 from domain.embeddings.runtime import create_embedding_runtime
+from workflows.reminders.client import TemporalReminderTimers
 
 API_PREFIX = "/api/v1"
 
@@ -75,6 +78,12 @@ def create_app(
         # Built here, not with the app: the bus needs a database or Redis, the spec does not.
         app.state.event_bus = create_event_bus(settings)
         app.state.sessionmaker = create_sessionmaker(engine, app.state.event_bus)
+        if settings.temporal_configured:
+            # Lazy: the API serves (and stores reminders) while Temporal is still coming up.
+            app.state.temporal = await connect_temporal(settings, lazy=True)
+            app.state.reminder_timers = TemporalReminderTimers(
+                app.state.temporal, settings.temporal_task_queue
+            )
         pool_metrics = watch_pool(engine)
         if tracer_provider is not None:
             instrument_engine(engine, tracer_provider)
@@ -126,6 +135,9 @@ def create_app(
     app.state.realtime_hub = RealtimeHub(app.state, settings)
     app.state.realtime_redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     app.state.chat_models = ChatModels(settings)
+    # Without TEMPORAL_ADDRESS no workflow is started from the API (see docs/workflows.md).
+    app.state.temporal = None
+    app.state.reminder_timers = None
     embedding = create_embedding_runtime(settings)
     embedding.attach(app.state)
 
@@ -165,6 +177,7 @@ def create_app(
         resources,
         schedule,
         reminders,
+        notifications,
         ai_chat,
         ai_status,
         summaries,

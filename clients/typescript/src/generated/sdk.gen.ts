@@ -2,7 +2,7 @@
 
 import type { Client, Options as Options2, TDataShape } from './client';
 import { client } from './client.gen';
-import type { AiChatData, AiChatErrors, AiChatResponses, AiCreatePlanData, AiCreatePlanErrors, AiCreatePlanResponses, AiDeleteConversationData, AiDeleteConversationErrors, AiDeleteConversationResponses, AiGetConversationData, AiGetConversationErrors, AiGetConversationResponses, AiListConversationsData, AiListConversationsErrors, AiListConversationsResponses, AiRecommendResourcesData, AiRecommendResourcesErrors, AiRecommendResourcesResponses, AiStatusData, AiStatusErrors, AiStatusResponses, AiSummariseData, AiSummariseErrors, AiSummariseResponses, AuthLoginData, AuthLoginErrors, AuthLoginResponses, AuthLogoutData, AuthLogoutErrors, AuthLogoutResponses, AuthMeData, AuthMeErrors, AuthMeResponses, AuthRefreshData, AuthRefreshErrors, AuthRefreshResponses, AuthRegisterData, AuthRegisterErrors, AuthRegisterResponses, CoursesAddModuleData, CoursesAddModuleErrors, CoursesAddModuleResponses, CoursesCompleteModuleData, CoursesCompleteModuleErrors, CoursesCompleteModuleResponses, CoursesCreateCourseData, CoursesCreateCourseErrors, CoursesCreateCourseResponses, CoursesEnrollData, CoursesEnrollErrors, CoursesEnrollResponses, CoursesGetCourseData, CoursesGetCourseErrors, CoursesGetCourseResponses, CoursesListCoursesData, CoursesListCoursesErrors, CoursesListCoursesResponses, CoursesReorderModulesData, CoursesReorderModulesErrors, CoursesReorderModulesResponses, CoursesUpdateCourseData, CoursesUpdateCourseErrors, CoursesUpdateCourseResponses, CoursesUpdateModuleData, CoursesUpdateModuleErrors, CoursesUpdateModuleResponses, EvalsCompareRunsData, EvalsCompareRunsErrors, EvalsCompareRunsResponses, EvalsGetRunData, EvalsGetRunErrors, EvalsGetRunResponses, EvalsListRunsData, EvalsListRunsErrors, EvalsListRunsResponses, GoalsCreateGoalData, GoalsCreateGoalErrors, GoalsCreateGoalResponses, GoalsDeleteGoalData, GoalsDeleteGoalErrors, GoalsDeleteGoalResponses, GoalsGetGoalData, GoalsGetGoalErrors, GoalsGetGoalResponses, GoalsListGoalsData, GoalsListGoalsErrors, GoalsListGoalsResponses, GoalsListProgressData, GoalsListProgressErrors, GoalsListProgressResponses, GoalsRecordProgressData, GoalsRecordProgressErrors, GoalsRecordProgressResponses, GoalsUpdateGoalData, GoalsUpdateGoalErrors, GoalsUpdateGoalResponses, HealthData, HealthErrors, HealthResponses, NotesCreateNoteData, NotesCreateNoteErrors, NotesCreateNoteResponses, NotesDeleteNoteData, NotesDeleteNoteErrors, NotesDeleteNoteResponses, NotesGetNoteData, NotesGetNoteErrors, NotesGetNoteResponses, NotesListNotesData, NotesListNotesErrors, NotesListNotesResponses, NotesUpdateNoteData, NotesUpdateNoteErrors, NotesUpdateNoteResponses, PlansAcceptPlanData, PlansAcceptPlanErrors, PlansAcceptPlanResponses, PlansDeletePlanData, PlansDeletePlanErrors, PlansDeletePlanResponses, PlansGetPlanData, PlansGetPlanErrors, PlansGetPlanResponses, PlansListPlansData, PlansListPlansErrors, PlansListPlansResponses, RealtimeIssueTicketData, RealtimeIssueTicketErrors, RealtimeIssueTicketResponses, RealtimeSchemaData, RealtimeSchemaErrors, RealtimeSchemaResponses, RemindersCreateReminderData, RemindersCreateReminderErrors, RemindersCreateReminderResponses, RemindersDeleteReminderData, RemindersDeleteReminderErrors, RemindersDeleteReminderResponses, RemindersGetReminderData, RemindersGetReminderErrors, RemindersGetReminderResponses, RemindersListRemindersData, RemindersListRemindersErrors, RemindersListRemindersResponses, ResourcesCreateResourceData, ResourcesCreateResourceErrors, ResourcesCreateResourceResponses, ResourcesDeleteResourceData, ResourcesDeleteResourceErrors, ResourcesDeleteResourceResponses, ResourcesGetResourceData, ResourcesGetResourceErrors, ResourcesGetResourceResponses, ResourcesListResourcesData, ResourcesListResourcesErrors, ResourcesListResourcesResponses, ResourcesUpdateResourceData, ResourcesUpdateResourceErrors, ResourcesUpdateResourceResponses, ScheduleCancelOccurrenceData, ScheduleCancelOccurrenceErrors, ScheduleCancelOccurrenceResponses, ScheduleCreateBlockData, ScheduleCreateBlockErrors, ScheduleCreateBlockResponses, ScheduleDeleteBlockData, ScheduleDeleteBlockErrors, ScheduleDeleteBlockResponses, ScheduleGetBlockData, ScheduleGetBlockErrors, ScheduleGetBlockResponses, ScheduleListScheduleData, ScheduleListScheduleErrors, ScheduleListScheduleResponses, ScheduleUpdateBlockData, ScheduleUpdateBlockErrors, ScheduleUpdateBlockResponses, ScheduleUpdateOccurrenceData, ScheduleUpdateOccurrenceErrors, ScheduleUpdateOccurrenceResponses, UsersGetUserData, UsersGetUserErrors, UsersGetUserResponses, UsersUpdateUserData, UsersUpdateUserErrors, UsersUpdateUserResponses, VoiceListVoiceSessionsData, VoiceListVoiceSessionsErrors, VoiceListVoiceSessionsResponses, VoiceLivekitWebhookData, VoiceLivekitWebhookErrors, VoiceLivekitWebhookResponses, VoiceStartVoiceSessionData, VoiceStartVoiceSessionErrors, VoiceStartVoiceSessionResponses } from './types.gen';
+import type { AiChatData, AiChatErrors, AiChatResponses, AiCreatePlanData, AiCreatePlanErrors, AiCreatePlanResponses, AiDeleteConversationData, AiDeleteConversationErrors, AiDeleteConversationResponses, AiGetConversationData, AiGetConversationErrors, AiGetConversationResponses, AiListConversationsData, AiListConversationsErrors, AiListConversationsResponses, AiRecommendResourcesData, AiRecommendResourcesErrors, AiRecommendResourcesResponses, AiStatusData, AiStatusErrors, AiStatusResponses, AiSummariseData, AiSummariseErrors, AiSummariseResponses, AuthLoginData, AuthLoginErrors, AuthLoginResponses, AuthLogoutData, AuthLogoutErrors, AuthLogoutResponses, AuthMeData, AuthMeErrors, AuthMeResponses, AuthRefreshData, AuthRefreshErrors, AuthRefreshResponses, AuthRegisterData, AuthRegisterErrors, AuthRegisterResponses, CoursesAddModuleData, CoursesAddModuleErrors, CoursesAddModuleResponses, CoursesCompleteModuleData, CoursesCompleteModuleErrors, CoursesCompleteModuleResponses, CoursesCreateCourseData, CoursesCreateCourseErrors, CoursesCreateCourseResponses, CoursesEnrollData, CoursesEnrollErrors, CoursesEnrollResponses, CoursesGetCourseData, CoursesGetCourseErrors, CoursesGetCourseResponses, CoursesListCoursesData, CoursesListCoursesErrors, CoursesListCoursesResponses, CoursesReorderModulesData, CoursesReorderModulesErrors, CoursesReorderModulesResponses, CoursesUpdateCourseData, CoursesUpdateCourseErrors, CoursesUpdateCourseResponses, CoursesUpdateModuleData, CoursesUpdateModuleErrors, CoursesUpdateModuleResponses, EvalsCompareRunsData, EvalsCompareRunsErrors, EvalsCompareRunsResponses, EvalsGetRunData, EvalsGetRunErrors, EvalsGetRunResponses, EvalsListRunsData, EvalsListRunsErrors, EvalsListRunsResponses, GoalsCreateGoalData, GoalsCreateGoalErrors, GoalsCreateGoalResponses, GoalsDeleteGoalData, GoalsDeleteGoalErrors, GoalsDeleteGoalResponses, GoalsGetGoalData, GoalsGetGoalErrors, GoalsGetGoalResponses, GoalsListGoalsData, GoalsListGoalsErrors, GoalsListGoalsResponses, GoalsListProgressData, GoalsListProgressErrors, GoalsListProgressResponses, GoalsRecordProgressData, GoalsRecordProgressErrors, GoalsRecordProgressResponses, GoalsUpdateGoalData, GoalsUpdateGoalErrors, GoalsUpdateGoalResponses, HealthData, HealthErrors, HealthResponses, NotesCreateNoteData, NotesCreateNoteErrors, NotesCreateNoteResponses, NotesDeleteNoteData, NotesDeleteNoteErrors, NotesDeleteNoteResponses, NotesGetNoteData, NotesGetNoteErrors, NotesGetNoteResponses, NotesListNotesData, NotesListNotesErrors, NotesListNotesResponses, NotesUpdateNoteData, NotesUpdateNoteErrors, NotesUpdateNoteResponses, NotificationsListNotificationsData, NotificationsListNotificationsErrors, NotificationsListNotificationsResponses, NotificationsReadAllNotificationsData, NotificationsReadAllNotificationsErrors, NotificationsReadAllNotificationsResponses, NotificationsReadNotificationData, NotificationsReadNotificationErrors, NotificationsReadNotificationResponses, PlansAcceptPlanData, PlansAcceptPlanErrors, PlansAcceptPlanResponses, PlansDeletePlanData, PlansDeletePlanErrors, PlansDeletePlanResponses, PlansGetPlanData, PlansGetPlanErrors, PlansGetPlanResponses, PlansListPlansData, PlansListPlansErrors, PlansListPlansResponses, RealtimeIssueTicketData, RealtimeIssueTicketErrors, RealtimeIssueTicketResponses, RealtimeSchemaData, RealtimeSchemaErrors, RealtimeSchemaResponses, RemindersCancelReminderData, RemindersCancelReminderErrors, RemindersCancelReminderResponses, RemindersCreateReminderData, RemindersCreateReminderErrors, RemindersCreateReminderResponses, RemindersGetReminderData, RemindersGetReminderErrors, RemindersGetReminderResponses, RemindersListRemindersData, RemindersListRemindersErrors, RemindersListRemindersResponses, RemindersUpdateReminderData, RemindersUpdateReminderErrors, RemindersUpdateReminderResponses, ResourcesCreateResourceData, ResourcesCreateResourceErrors, ResourcesCreateResourceResponses, ResourcesDeleteResourceData, ResourcesDeleteResourceErrors, ResourcesDeleteResourceResponses, ResourcesGetResourceData, ResourcesGetResourceErrors, ResourcesGetResourceResponses, ResourcesListResourcesData, ResourcesListResourcesErrors, ResourcesListResourcesResponses, ResourcesUpdateResourceData, ResourcesUpdateResourceErrors, ResourcesUpdateResourceResponses, ScheduleCancelOccurrenceData, ScheduleCancelOccurrenceErrors, ScheduleCancelOccurrenceResponses, ScheduleCreateBlockData, ScheduleCreateBlockErrors, ScheduleCreateBlockResponses, ScheduleDeleteBlockData, ScheduleDeleteBlockErrors, ScheduleDeleteBlockResponses, ScheduleGetBlockData, ScheduleGetBlockErrors, ScheduleGetBlockResponses, ScheduleListScheduleData, ScheduleListScheduleErrors, ScheduleListScheduleResponses, ScheduleUpdateBlockData, ScheduleUpdateBlockErrors, ScheduleUpdateBlockResponses, ScheduleUpdateOccurrenceData, ScheduleUpdateOccurrenceErrors, ScheduleUpdateOccurrenceResponses, UsersGetUserData, UsersGetUserErrors, UsersGetUserResponses, UsersUpdateUserData, UsersUpdateUserErrors, UsersUpdateUserResponses, VoiceListVoiceSessionsData, VoiceListVoiceSessionsErrors, VoiceListVoiceSessionsResponses, VoiceLivekitWebhookData, VoiceLivekitWebhookErrors, VoiceLivekitWebhookResponses, VoiceStartVoiceSessionData, VoiceStartVoiceSessionErrors, VoiceStartVoiceSessionResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -508,6 +508,9 @@ export const remindersListReminders = <ThrowOnError extends boolean = false>(opt
 
 /**
  * Create Reminder
+ *
+ * Creates a pending reminder and starts its delivery workflow: at `remind_at` (at once when
+ * that has passed) it becomes an in-app notification and `sent`.
  */
 export const remindersCreateReminder = <ThrowOnError extends boolean = false>(options: Options<RemindersCreateReminderData, ThrowOnError>) => (options.client ?? client).post<RemindersCreateReminderResponses, RemindersCreateReminderErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -520,9 +523,12 @@ export const remindersCreateReminder = <ThrowOnError extends boolean = false>(op
 });
 
 /**
- * Delete Reminder
+ * Cancel Reminder
+ *
+ * Cancels a pending reminder: it is kept with status `cancelled` and never delivered.
+ * Cancelling it again answers 204; a sent reminder answers 409 `reminder_not_pending`.
  */
-export const remindersDeleteReminder = <ThrowOnError extends boolean = false>(options: Options<RemindersDeleteReminderData, ThrowOnError>) => (options.client ?? client).delete<RemindersDeleteReminderResponses, RemindersDeleteReminderErrors, ThrowOnError>({
+export const remindersCancelReminder = <ThrowOnError extends boolean = false>(options: Options<RemindersCancelReminderData, ThrowOnError>) => (options.client ?? client).delete<RemindersCancelReminderResponses, RemindersCancelReminderErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/reminders/{reminder_id}',
     ...options
@@ -534,6 +540,55 @@ export const remindersDeleteReminder = <ThrowOnError extends boolean = false>(op
 export const remindersGetReminder = <ThrowOnError extends boolean = false>(options: Options<RemindersGetReminderData, ThrowOnError>) => (options.client ?? client).get<RemindersGetReminderResponses, RemindersGetReminderErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/reminders/{reminder_id}',
+    ...options
+});
+
+/**
+ * Update Reminder
+ *
+ * Moves a pending reminder (its timer moves with it) or changes its message. 409
+ * `reminder_not_pending` once it was sent or cancelled.
+ */
+export const remindersUpdateReminder = <ThrowOnError extends boolean = false>(options: Options<RemindersUpdateReminderData, ThrowOnError>) => (options.client ?? client).patch<RemindersUpdateReminderResponses, RemindersUpdateReminderErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/reminders/{reminder_id}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * List Notifications
+ *
+ * The caller's notifications, newest first.
+ */
+export const notificationsListNotifications = <ThrowOnError extends boolean = false>(options?: Options<NotificationsListNotificationsData, ThrowOnError>) => (options?.client ?? client).get<NotificationsListNotificationsResponses, NotificationsListNotificationsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/notifications',
+    ...options
+});
+
+/**
+ * Read All Notifications
+ *
+ * Mark every unread notification of the caller read; answers how many were.
+ */
+export const notificationsReadAllNotifications = <ThrowOnError extends boolean = false>(options?: Options<NotificationsReadAllNotificationsData, ThrowOnError>) => (options?.client ?? client).post<NotificationsReadAllNotificationsResponses, NotificationsReadAllNotificationsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/notifications/read-all',
+    ...options
+});
+
+/**
+ * Read Notification
+ *
+ * Mark one notification read (idempotent).
+ */
+export const notificationsReadNotification = <ThrowOnError extends boolean = false>(options: Options<NotificationsReadNotificationData, ThrowOnError>) => (options.client ?? client).post<NotificationsReadNotificationResponses, NotificationsReadNotificationErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/notifications/{notification_id}/read',
     ...options
 });
 

@@ -953,11 +953,17 @@ export type Health = {
     /**
      * Components
      *
-     * database always; redis when REDIS_URL is set.
+     * database always; redis when REDIS_URL is set; temporal when TEMPORAL_ADDRESS is set.
      */
     components: {
         [key: string]: 'ok' | 'error';
     };
+    /**
+     * Workers
+     *
+     * With temporal: the workflow workers polling the task queue and when each last polled (their heartbeat as the Temporal server sees it). Empty: no worker runs, and reminders wait until one does.
+     */
+    workers?: Array<WorkerPoll> | null;
     /**
      * Code
      */
@@ -1309,6 +1315,46 @@ export type NoteUpdate = {
 };
 
 /**
+ * NotificationRead
+ */
+export type NotificationRead = {
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Kind
+     */
+    kind: 'reminder' | 'plan' | 'morning_agenda' | 'weekly_review';
+    /**
+     * Title
+     */
+    title: string;
+    /**
+     * Body
+     */
+    body: string;
+    /**
+     * Data
+     */
+    data: {
+        [key: string]: unknown;
+    };
+    /**
+     * Reminder Id
+     */
+    reminder_id: string | null;
+    /**
+     * Read At
+     */
+    read_at: string | null;
+    /**
+     * Created At
+     */
+    created_at: string;
+};
+
+/**
  * OccurrenceRead
  *
  * One occurrence, in the user's time zone.
@@ -1498,6 +1544,20 @@ export type PageNoteHit = {
      * Items
      */
     items: Array<NoteHit>;
+    /**
+     * Next Cursor
+     */
+    next_cursor: string | null;
+};
+
+/**
+ * Page[NotificationRead]
+ */
+export type PageNotificationRead = {
+    /**
+     * Items
+     */
+    items: Array<NotificationRead>;
     /**
      * Next Cursor
      */
@@ -1966,6 +2026,16 @@ export type ProgressRecorded = {
 };
 
 /**
+ * ReadAllResult
+ */
+export type ReadAllResult = {
+    /**
+     * Marked Read
+     */
+    marked_read: number;
+};
+
+/**
  * RecommendRequest
  */
 export type RecommendRequest = {
@@ -2141,6 +2211,22 @@ export type ReminderRead = {
      * Updated At
      */
     updated_at: string;
+};
+
+/**
+ * ReminderUpdate
+ *
+ * Move a pending reminder or change what it says; absent fields stay as they are.
+ */
+export type ReminderUpdate = {
+    /**
+     * Remind At
+     */
+    remind_at?: string | null;
+    /**
+     * Message
+     */
+    message?: string | null;
 };
 
 /**
@@ -3012,6 +3098,20 @@ export type WebhookReceipt = {
      * duplicate: this event id was already applied; ignored: an event type or room this service does not track.
      */
     outcome: 'applied' | 'duplicate' | 'ignored';
+};
+
+/**
+ * WorkerPoll
+ */
+export type WorkerPoll = {
+    /**
+     * Identity
+     */
+    identity: string;
+    /**
+     * Last Poll At
+     */
+    last_poll_at: string;
 };
 
 export type HealthData = {
@@ -5308,7 +5408,7 @@ export type RemindersCreateReminderResponses = {
 
 export type RemindersCreateReminderResponse = RemindersCreateReminderResponses[keyof RemindersCreateReminderResponses];
 
-export type RemindersDeleteReminderData = {
+export type RemindersCancelReminderData = {
     body?: never;
     path: {
         /**
@@ -5320,7 +5420,7 @@ export type RemindersDeleteReminderData = {
     url: '/api/v1/reminders/{reminder_id}';
 };
 
-export type RemindersDeleteReminderErrors = {
+export type RemindersCancelReminderErrors = {
     /**
      * Unauthorized
      */
@@ -5329,6 +5429,10 @@ export type RemindersDeleteReminderErrors = {
      * Not Found
      */
     404: ErrorBody;
+    /**
+     * Conflict
+     */
+    409: ErrorBody;
     /**
      * Content Too Large
      */
@@ -5347,16 +5451,16 @@ export type RemindersDeleteReminderErrors = {
     503: ErrorBody;
 };
 
-export type RemindersDeleteReminderError = RemindersDeleteReminderErrors[keyof RemindersDeleteReminderErrors];
+export type RemindersCancelReminderError = RemindersCancelReminderErrors[keyof RemindersCancelReminderErrors];
 
-export type RemindersDeleteReminderResponses = {
+export type RemindersCancelReminderResponses = {
     /**
      * Successful Response
      */
     204: void;
 };
 
-export type RemindersDeleteReminderResponse = RemindersDeleteReminderResponses[keyof RemindersDeleteReminderResponses];
+export type RemindersCancelReminderResponse = RemindersCancelReminderResponses[keyof RemindersCancelReminderResponses];
 
 export type RemindersGetReminderData = {
     body?: never;
@@ -5407,6 +5511,207 @@ export type RemindersGetReminderResponses = {
 };
 
 export type RemindersGetReminderResponse = RemindersGetReminderResponses[keyof RemindersGetReminderResponses];
+
+export type RemindersUpdateReminderData = {
+    body: ReminderUpdate;
+    path: {
+        /**
+         * Reminder Id
+         */
+        reminder_id: string;
+    };
+    query?: never;
+    url: '/api/v1/reminders/{reminder_id}';
+};
+
+export type RemindersUpdateReminderErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Not Found
+     */
+    404: ErrorBody;
+    /**
+     * Conflict
+     */
+    409: ErrorBody;
+    /**
+     * Content Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Unprocessable Entity
+     */
+    422: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type RemindersUpdateReminderError = RemindersUpdateReminderErrors[keyof RemindersUpdateReminderErrors];
+
+export type RemindersUpdateReminderResponses = {
+    /**
+     * Successful Response
+     */
+    200: ReminderRead;
+};
+
+export type RemindersUpdateReminderResponse = RemindersUpdateReminderResponses[keyof RemindersUpdateReminderResponses];
+
+export type NotificationsListNotificationsData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Unread
+         *
+         * Only notifications not read yet.
+         */
+        unread?: boolean;
+        /**
+         * Limit
+         *
+         * Page size.
+         */
+        limit?: number;
+        /**
+         * Cursor
+         *
+         * Opaque cursor from `next_cursor`.
+         */
+        cursor?: string | null;
+    };
+    url: '/api/v1/notifications';
+};
+
+export type NotificationsListNotificationsErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Content Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Unprocessable Entity
+     */
+    422: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type NotificationsListNotificationsError = NotificationsListNotificationsErrors[keyof NotificationsListNotificationsErrors];
+
+export type NotificationsListNotificationsResponses = {
+    /**
+     * Successful Response
+     */
+    200: PageNotificationRead;
+};
+
+export type NotificationsListNotificationsResponse = NotificationsListNotificationsResponses[keyof NotificationsListNotificationsResponses];
+
+export type NotificationsReadAllNotificationsData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/notifications/read-all';
+};
+
+export type NotificationsReadAllNotificationsErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Content Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type NotificationsReadAllNotificationsError = NotificationsReadAllNotificationsErrors[keyof NotificationsReadAllNotificationsErrors];
+
+export type NotificationsReadAllNotificationsResponses = {
+    /**
+     * Successful Response
+     */
+    200: ReadAllResult;
+};
+
+export type NotificationsReadAllNotificationsResponse = NotificationsReadAllNotificationsResponses[keyof NotificationsReadAllNotificationsResponses];
+
+export type NotificationsReadNotificationData = {
+    body?: never;
+    path: {
+        /**
+         * Notification Id
+         */
+        notification_id: string;
+    };
+    query?: never;
+    url: '/api/v1/notifications/{notification_id}/read';
+};
+
+export type NotificationsReadNotificationErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Not Found
+     */
+    404: ErrorBody;
+    /**
+     * Content Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Unprocessable Entity
+     */
+    422: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type NotificationsReadNotificationError = NotificationsReadNotificationErrors[keyof NotificationsReadNotificationErrors];
+
+export type NotificationsReadNotificationResponses = {
+    /**
+     * Successful Response
+     */
+    200: NotificationRead;
+};
+
+export type NotificationsReadNotificationResponse = NotificationsReadNotificationResponses[keyof NotificationsReadNotificationResponses];
 
 export type AiChatData = {
     body: ChatRequest;
