@@ -20,7 +20,7 @@ class TemporalNotConfiguredError(RuntimeError):
     pass
 
 
-def _tls(settings: Settings) -> TLSConfig | bool:
+def tls_config(settings: Settings) -> TLSConfig | bool:
     if settings.temporal_tls_cert is not None and settings.temporal_tls_key is not None:
         return TLSConfig(
             client_cert=settings.temporal_tls_cert.read_bytes(),
@@ -40,7 +40,7 @@ async def connect_temporal(settings: Settings, *, lazy: bool = False) -> Client:
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
-        tls=_tls(settings),
+        tls=tls_config(settings),
         api_key=api_key.get_secret_value() if api_key is not None else None,
         connect_timeout=CONNECT_TIMEOUT,
         lazy=lazy,

@@ -4,11 +4,13 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from core.config import Settings
+from core.events import EventBus
 from core.security import TokenCodec
 from domain.notifications.models import Notification
 from domain.reminders.models import Reminder
@@ -43,6 +45,7 @@ def _at(seconds: float) -> str:
 
 
 async def test_a_reminder_fires_on_time_once_as_a_notification(
+    workflow_app: FastAPI,
     workflow_client: httpx.AsyncClient,
     live_db: AsyncSession,
     codec: TokenCodec,
@@ -51,6 +54,9 @@ async def test_a_reminder_fires_on_time_once_as_a_notification(
 ) -> None:
     user = await create_user(live_db)
     headers = auth_headers(codec, user)
+    # The worker publishes on the bus every process shares (here Postgres): the API's.
+    bus: EventBus = workflow_app.state.event_bus
+    stream = bus.subscribe(user.id, after=await bus.last_event_id(user.id))
     async with running_worker(temporal_settings, temporal_client):
         created = await workflow_client.post(
             "/reminders", headers=headers, json={"remind_at": _at(2), "message": "Flashcards"}
@@ -72,6 +78,9 @@ async def test_a_reminder_fires_on_time_once_as_a_notification(
             reminder_id,
         )
         assert item["data"] == {"reminder_id": reminder_id}
+        delivered = await asyncio.wait_for(anext(stream), 10)
+        assert (delivered.event.topic, delivered.event.type) == ("notifications", "notification")
+        assert delivered.event.data == item
         handle = temporal_client.get_workflow_handle_for(
             ReminderWorkflow.run, workflow_id(reminder.id)
         )
