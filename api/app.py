@@ -52,6 +52,7 @@ from core.security import TokenCodec
 from core.telemetry import instrument_engine, otlp_tracer_provider, use_globally
 from core.temporal import connect_temporal
 from domain.embeddings.runtime import create_embedding_runtime
+from workflows.agent_jobs.schedules import TemporalAgentJobSchedules
 from workflows.reminders.client import TemporalReminderTimers
 
 API_PREFIX = "/api/v1"
@@ -82,6 +83,9 @@ def create_app(
             # Lazy: the API serves (and stores reminders) while Temporal is still coming up.
             app.state.temporal = await connect_temporal(settings, lazy=True)
             app.state.reminder_timers = TemporalReminderTimers(
+                app.state.temporal, settings.temporal_task_queue
+            )
+            app.state.agent_job_schedules = TemporalAgentJobSchedules(
                 app.state.temporal, settings.temporal_task_queue
             )
         pool_metrics = watch_pool(engine)
@@ -138,6 +142,7 @@ def create_app(
     # Without TEMPORAL_ADDRESS no workflow is started from the API (see docs/workflows.md).
     app.state.temporal = None
     app.state.reminder_timers = None
+    app.state.agent_job_schedules = None
     embedding = create_embedding_runtime(settings)
     embedding.attach(app.state)
 

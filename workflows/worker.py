@@ -12,13 +12,19 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import structlog
+from langchain_core.language_models import BaseChatModel
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from agents.llm import chat_model, choose_model, provider
+from agents.runs import AgentRuns
 from core.config import Settings
 from core.db import create_engine, create_sessionmaker
 from core.events import create_event_bus
+from core.rate_limit import RateLimiter
 from core.temporal import connect_temporal
+from workflows.agent_jobs.activities import AgentJobActivities
+from workflows.agent_jobs.workflow import AgentJobWorkflow
 from workflows.reminders.activities import ReminderActivities
 from workflows.reminders.client import TemporalReminderTimers
 from workflows.reminders.reconciler import start_missing_reminder_workflows
@@ -45,6 +51,14 @@ async def _reconcile_forever(
         await asyncio.sleep(interval_seconds)
 
 
+def _digest_model(settings: Settings) -> BaseChatModel | None:
+    """The chat model words digests; None without one. Its client does not retry: Temporal
+    retries the activity, and a model that keeps failing gets the fixed wording sent instead."""
+    if choose_model(settings, "chat") is None or provider(settings) is None:
+        return None
+    return chat_model(settings.model_copy(update={"llm_max_retries": 0}), "chat")
+
+
 async def run_worker(settings: Settings, stop: asyncio.Event, client: Client | None = None) -> None:
     """Poll until `stop` is set, then shut down gracefully. `client`: an existing connection
     (tests); default: one from the settings."""
@@ -54,11 +68,16 @@ async def run_worker(settings: Settings, stop: asyncio.Event, client: Client | N
     sessionmaker = create_sessionmaker(engine, event_bus)
     timers = TemporalReminderTimers(client, settings.temporal_task_queue)
     reminders = ReminderActivities(sessionmaker)
+    agent_jobs = AgentJobActivities(
+        sessionmaker,
+        _digest_model(settings),
+        AgentRuns(settings, sessionmaker, RateLimiter(settings.redis_url)),
+    )
     worker = Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[ReminderWorkflow],
-        activities=[reminders.deliver],
+        workflows=[ReminderWorkflow, AgentJobWorkflow],
+        activities=[reminders.deliver, agent_jobs.run],
         # Named, not derived: the SDK's default hashes the source of every loaded module, which
         # takes seconds of CPU at every start. No worker versioning is in use.
         build_id=f"studypilot-{importlib.metadata.version('studypilot')}",

@@ -34,4 +34,6 @@ class Notification(IdMixin, TimestampMixin, Base):
     reminder_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("reminders.id", ondelete="CASCADE"), unique=True
     )
+    # One notification per scheduled job run (its workflow id): a retried run finds it.
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

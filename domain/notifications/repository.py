@@ -24,6 +24,10 @@ class NotificationRepository:
         statement = select(Notification).where(Notification.reminder_id == reminder_id)
         return (await self.session.scalars(statement)).one_or_none()
 
+    async def by_dedupe_key(self, key: str) -> Notification | None:
+        statement = select(Notification).where(Notification.dedupe_key == key)
+        return (await self.session.scalars(statement)).one_or_none()
+
     async def page(
         self, user_id: uuid.UUID, unread_only: bool, params: PageParams
     ) -> tuple[list[Notification], str | None]:

@@ -31,9 +31,16 @@ class NotificationService:
         *,
         data: dict[str, Any] | None = None,
         reminder_id: uuid.UUID | None = None,
+        dedupe_key: str | None = None,
     ) -> NotificationRead:
         """Write a notification and queue its `notification` event on this unit of work, so
-        the student's live views hear of it exactly when it is committed."""
+        the student's live views hear of it exactly when it is committed. With `dedupe_key`, a
+        notification already written under it is returned instead (a retried job); the unique
+        constraint settles a race."""
+        if dedupe_key is not None:
+            existing = await self.notifications.by_dedupe_key(dedupe_key)
+            if existing is not None:
+                return NotificationRead.model_validate(existing)
         notification = await self.notifications.add(
             Notification(
                 user_id=user_id,
@@ -42,6 +49,7 @@ class NotificationService:
                 body=body,
                 data=data or {},
                 reminder_id=reminder_id,
+                dedupe_key=dedupe_key,
             )
         )
         read = NotificationRead.model_validate(notification)
@@ -55,6 +63,10 @@ class NotificationService:
             ),
         )
         return read
+
+    async def by_dedupe_key(self, key: str) -> NotificationRead | None:
+        existing = await self.notifications.by_dedupe_key(key)
+        return NotificationRead.model_validate(existing) if existing is not None else None
 
     async def page(
         self, user: User, params: PageParams, *, unread_only: bool = False

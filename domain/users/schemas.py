@@ -7,6 +7,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, mod
 
 from core.schemas import StrictModel
 
+# The field `WeeklyTime.time` would shadow the type inside its class.
+LocalTime = time
 MIN_PASSWORD_LENGTH = 8
 # Argon2 hashes any length, but unbounded input is a cheap way to burn CPU.
 MAX_PASSWORD_LENGTH = 128
@@ -59,6 +61,13 @@ class StudyPreferences(StrictModel):
     available_hours: list[AvailableHours] = Field(default_factory=list, max_length=7 * 8)
 
 
+class WeeklyTime(StrictModel):
+    """A time of the week in the user's zone."""
+
+    weekday: int = Field(ge=0, le=6, description="0 = Monday … 6 = Sunday")
+    time: LocalTime
+
+
 class UserRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -67,6 +76,12 @@ class UserRead(BaseModel):
     name: str | None
     timezone: str
     study_preferences: StudyPreferences
+    morning_agenda_at: time | None = Field(
+        description="Local time of the daily morning agenda notification; null: off."
+    )
+    weekly_review_at: WeeklyTime | None = Field(
+        description="Local weekday and time of the weekly review notification; null: off."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -77,6 +92,12 @@ class UserUpdate(StrictModel):
     name: DisplayName | None = None
     timezone: TimeZoneName | None = None
     study_preferences: StudyPreferences | None = None
+    morning_agenda_at: time | None = Field(
+        default=None, description="Local time for the daily agenda; null turns it off."
+    )
+    weekly_review_at: WeeklyTime | None = Field(
+        default=None, description="Local weekday and time for the weekly review; null: off."
+    )
 
     @model_validator(mode="after")
     def _required_fields_not_null(self) -> Self:

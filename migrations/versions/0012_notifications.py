@@ -1,4 +1,4 @@
-"""notifications: in-app notifications, one per delivered reminder at most
+"""notifications: in-app notifications, one per delivered reminder or job run at most
 
 Revision ID: 0012
 Revises: 0007
@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("data", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("reminder_id", sa.UUID(), nullable=True),
+        sa.Column("dedupe_key", sa.String(length=200), nullable=True),
         sa.Column("read_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("id", sa.UUID(), nullable=False),
         sa.Column(
@@ -57,6 +58,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
+        sa.UniqueConstraint("dedupe_key", name=op.f("uq_notifications_dedupe_key")),
         sa.UniqueConstraint("reminder_id", name=op.f("uq_notifications_reminder_id")),
     )
     op.create_index(

@@ -92,6 +92,9 @@ export const usersGetUser = <ThrowOnError extends boolean = false>(options: Opti
 
 /**
  * Update User
+ *
+ * Setting `morning_agenda_at` / `weekly_review_at` schedules those notifications in the
+ * user's time zone; null pauses them.
  */
 export const usersUpdateUser = <ThrowOnError extends boolean = false>(options: Options<UsersUpdateUserData, ThrowOnError>) => (options.client ?? client).patch<UsersUpdateUserResponses, UsersUpdateUserErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
