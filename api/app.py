@@ -53,6 +53,7 @@ from core.telemetry import instrument_engine, otlp_tracer_provider, use_globally
 from core.temporal import connect_temporal
 from domain.embeddings.runtime import create_embedding_runtime
 from workflows.agent_jobs.schedules import TemporalAgentJobSchedules
+from workflows.plans.client import TemporalPlanTracker
 from workflows.reminders.client import TemporalReminderTimers
 
 API_PREFIX = "/api/v1"
@@ -87,6 +88,9 @@ def create_app(
             )
             app.state.agent_job_schedules = TemporalAgentJobSchedules(
                 app.state.temporal, settings.temporal_task_queue
+            )
+            app.state.plan_tracker = TemporalPlanTracker(
+                app.state.temporal, settings.temporal_task_queue, settings.plan_missed_grace_seconds
             )
         pool_metrics = watch_pool(engine)
         if tracer_provider is not None:
@@ -143,6 +147,7 @@ def create_app(
     app.state.temporal = None
     app.state.reminder_timers = None
     app.state.agent_job_schedules = None
+    app.state.plan_tracker = None
     embedding = create_embedding_runtime(settings)
     embedding.attach(app.state)
 

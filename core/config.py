@@ -261,6 +261,12 @@ class Settings(BaseSettings):
         description="How often a worker starts the workflow of every pending reminder that has "
         "none (also once when it starts).",
     )
+    plan_missed_grace_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        description="A plan session with no progress recorded by this long after its end counts "
+        "as missed (and triggers a re-plan).",
+    )
 
     # Realtime: the event bus and the websocket (docs/realtime.md).
     realtime_history_events: int = Field(

@@ -25,6 +25,8 @@ from core.rate_limit import RateLimiter
 from core.temporal import connect_temporal
 from workflows.agent_jobs.activities import AgentJobActivities
 from workflows.agent_jobs.workflow import AgentJobWorkflow
+from workflows.plans.activities import PlanActivities
+from workflows.plans.workflow import PlanWorkflow
 from workflows.reminders.activities import ReminderActivities
 from workflows.reminders.client import TemporalReminderTimers
 from workflows.reminders.reconciler import start_missing_reminder_workflows
@@ -68,6 +70,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event, client: Client | N
     sessionmaker = create_sessionmaker(engine, event_bus)
     timers = TemporalReminderTimers(client, settings.temporal_task_queue)
     reminders = ReminderActivities(sessionmaker)
+    plans = PlanActivities(sessionmaker, timers)
     agent_jobs = AgentJobActivities(
         sessionmaker,
         _digest_model(settings),
@@ -76,8 +79,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event, client: Client | N
     worker = Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[ReminderWorkflow, AgentJobWorkflow],
-        activities=[reminders.deliver, agent_jobs.run],
+        workflows=[ReminderWorkflow, AgentJobWorkflow, PlanWorkflow],
+        activities=[reminders.deliver, agent_jobs.run, plans.replan],
         # Named, not derived: the SDK's default hashes the source of every loaded module, which
         # takes seconds of CPU at every start. No worker versioning is in use.
         build_id=f"studypilot-{importlib.metadata.version('studypilot')}",

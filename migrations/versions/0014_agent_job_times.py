@@ -1,4 +1,4 @@
-"""users: times of the scheduled agent jobs (morning agenda, weekly review)
+"""users: times of the scheduled agent jobs; study plans can be cancelled
 
 Revision ID: 0014
 Revises: 0012
@@ -18,6 +18,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.drop_constraint(op.f("ck_study_plans_status"), "study_plans", type_="check")
+    op.create_check_constraint(
+        op.f("ck_study_plans_status"), "study_plans", "status IN ('draft', 'accepted', 'cancelled')"
+    )
     op.add_column("users", sa.Column("morning_agenda_at", sa.Time(), nullable=True))
     op.add_column(
         "users",
@@ -26,5 +30,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("UPDATE study_plans SET status = 'accepted' WHERE status = 'cancelled'")
+    op.drop_constraint(op.f("ck_study_plans_status"), "study_plans", type_="check")
+    op.create_check_constraint(
+        op.f("ck_study_plans_status"), "study_plans", "status IN ('draft', 'accepted')"
+    )
     op.drop_column("users", "weekly_review_at")
     op.drop_column("users", "morning_agenda_at")

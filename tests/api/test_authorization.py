@@ -76,6 +76,7 @@ CASES = [
     Case("DELETE", "/ai/conversations/{conversation_id}"),
     Case("GET", "/plans/{plan_id}"),
     Case("POST", "/plans/{plan_id}/accept"),
+    Case("POST", "/plans/{plan_id}/cancel"),
     Case("DELETE", "/plans/{plan_id}"),
     # Eval runs belong to no student: anyone but an admin gets 404.
     Case("GET", "/evals/runs/{run_id}"),

@@ -1,4 +1,5 @@
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 
 import httpx
 import pytest
@@ -29,3 +30,19 @@ async def workflow_app(
 async def workflow_client(workflow_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(workflow_app) as client:
         yield client
+
+
+@pytest.fixture
+async def workflow_client_for(
+    live_db: AsyncSession,
+) -> AsyncIterator[Callable[[Settings], Awaitable[httpx.AsyncClient]]]:
+    """Like `workflow_client`, for settings the test chooses."""
+    async with AsyncExitStack() as stack:
+
+        async def make(settings: Settings) -> httpx.AsyncClient:
+            application = create_app(settings)
+            await stack.enter_async_context(LifespanManager(application))
+            EmbeddingRuntime(HashingEmbedder(), TEST_EMBEDDING_MODEL).attach(application.state)
+            return await stack.enter_async_context(api_client(application))
+
+        yield make

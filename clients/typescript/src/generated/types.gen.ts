@@ -1757,7 +1757,7 @@ export type PlanRead = {
     /**
      * Status
      */
-    status: 'draft' | 'accepted';
+    status: 'draft' | 'accepted' | 'cancelled';
     /**
      * Title
      */
@@ -1817,6 +1817,10 @@ export type PlanRead = {
      * Sessions
      */
     sessions: Array<PlanSessionRead>;
+    /**
+     * For an accepted or cancelled plan, from the workflow that follows it: status (active, behind, replanned, completed, cancelled), next session, minutes done vs planned. Null for a draft, or when it cannot be asked right now.
+     */
+    tracking?: PlanTracking | null;
 };
 
 /**
@@ -1896,7 +1900,7 @@ export type PlanSummary = {
     /**
      * Status
      */
-    status: 'draft' | 'accepted';
+    status: 'draft' | 'accepted' | 'cancelled';
     /**
      * Title
      */
@@ -1952,6 +1956,44 @@ export type PlanSummary = {
      * Accepted At
      */
     accepted_at: string | null;
+};
+
+/**
+ * PlanTracking
+ *
+ * The workflow's answer to `GET /plans/{id}`.
+ */
+export type PlanTracking = {
+    /**
+     * Status
+     */
+    status: 'active' | 'behind' | 'replanned' | 'completed' | 'cancelled';
+    /**
+     * Next Session At
+     *
+     * Start of the next session ahead.
+     */
+    next_session_at: string | null;
+    /**
+     * Minutes Done
+     *
+     * Minutes of progress recorded since the plan started.
+     */
+    minutes_done: number;
+    /**
+     * Minutes Planned
+     *
+     * Minutes of every session of the plan.
+     */
+    minutes_planned: number;
+    /**
+     * Missed Sessions
+     */
+    missed_sessions: number;
+    /**
+     * Replans
+     */
+    replans: number;
 };
 
 /**
@@ -6320,6 +6362,60 @@ export type PlansAcceptPlanResponses = {
 };
 
 export type PlansAcceptPlanResponse = PlansAcceptPlanResponses[keyof PlansAcceptPlanResponses];
+
+export type PlansCancelPlanData = {
+    body?: never;
+    path: {
+        /**
+         * Plan Id
+         */
+        plan_id: string;
+    };
+    query?: never;
+    url: '/api/v1/plans/{plan_id}/cancel';
+};
+
+export type PlansCancelPlanErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Not Found
+     */
+    404: ErrorBody;
+    /**
+     * Conflict
+     */
+    409: ErrorBody;
+    /**
+     * Content Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Unprocessable Entity
+     */
+    422: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken (or an AI route's provider errors). Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type PlansCancelPlanError = PlansCancelPlanErrors[keyof PlansCancelPlanErrors];
+
+export type PlansCancelPlanResponses = {
+    /**
+     * Successful Response
+     */
+    200: PlanRead;
+};
+
+export type PlansCancelPlanResponse = PlansCancelPlanResponses[keyof PlansCancelPlanResponses];
 
 export type VoiceStartVoiceSessionData = {
     body: VoiceSessionRequest;
