@@ -12,6 +12,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from temporalio.client import Client
+
 from core import migrate
 from core.config import Settings
 from core.database_admin import ensure_database
@@ -19,9 +21,14 @@ from core.db import create_engine, create_sessionmaker, unit_of_work
 from core.embedded_postgres import EmbeddedPostgres
 from core.embedded_temporal import EmbeddedTemporal
 from core.temporal import connect_temporal
+from domain.plans.tracking import PlanTrack, ProgressReport, TrackedSlot
 from domain.reminders.models import Reminder
 from domain.users.models import User
 from tests.fixtures.database import server_tempdir
+from workflows.agent_jobs.inputs import AgentJob
+from workflows.agent_jobs.workflow import AgentJobWorkflow
+from workflows.plans.inputs import PlanState
+from workflows.plans.workflow import PlanWorkflow
 from workflows.reminders.client import TemporalReminderTimers
 from workflows.reminders.inputs import workflow_id
 from workflows.worker import run_worker
@@ -64,9 +71,53 @@ async def _record(settings: Settings) -> None:
     ):
         history = await client.get_workflow_handle(workflow_id(reminder.id)).fetch_history()
         (HISTORIES / f"{name}.json").write_text(history.to_json())
+    await _record_plan(client, settings)
+    await _record_agent_job(client, settings, user.id)
     stop.set()
     await worker
     await engine.dispose()
+
+
+async def _record_plan(client: Client, settings: Settings) -> None:
+    """A plan whose first session is missed (the re-plan finds no such plan: nothing to do),
+    then progress, then a cancel."""
+    now = datetime.now(UTC)
+    slot = TrackedSlot(block_id=uuid.uuid4(), start=now - timedelta(minutes=30), end=now)
+    later = TrackedSlot(
+        block_id=uuid.uuid4(), start=now + timedelta(hours=1), end=now + timedelta(hours=2)
+    )
+    track = PlanTrack(
+        plan_id=uuid.uuid4(),
+        user_id=uuid.uuid4(),
+        slots=[slot, later],
+        ends_at=now + timedelta(days=1),
+    )
+    handle = await client.start_workflow(
+        PlanWorkflow.run,
+        PlanState(track=track, grace_seconds=1),
+        id=f"plan-{track.plan_id}",
+        task_queue=settings.temporal_task_queue,
+    )
+    await asyncio.sleep(3)
+    await handle.signal(PlanWorkflow.progress, ProgressReport(minutes=20, occurred_at=now))
+    await handle.signal(PlanWorkflow.cancel)
+    await handle.result()
+    (HISTORIES / "plan_missed_progress_cancelled.json").write_text(
+        (await handle.fetch_history()).to_json()
+    )
+
+
+async def _record_agent_job(client: Client, settings: Settings, user_id: uuid.UUID) -> None:
+    handle = await client.start_workflow(
+        AgentJobWorkflow.run,
+        AgentJob(user_id=user_id, kind="morning_agenda"),
+        id=f"morning-agenda-{user_id}-record",
+        task_queue=settings.temporal_task_queue,
+    )
+    await handle.result()
+    (HISTORIES / "agent_job_morning_agenda.json").write_text(
+        (await handle.fetch_history()).to_json()
+    )
 
 
 async def main() -> None:

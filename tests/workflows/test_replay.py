@@ -10,18 +10,31 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from workflows.agent_jobs.workflow import AgentJobWorkflow
+from workflows.plans.workflow import PlanWorkflow
 from workflows.reminders.inputs import ReminderTimer
 from workflows.reminders.workflow import ReminderWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
 
 
-@pytest.mark.parametrize("name", ["reminder_moved_and_delivered", "reminder_cancelled"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "reminder_moved_and_delivered",
+        "reminder_cancelled",
+        "plan_missed_progress_cancelled",
+        "agent_job_morning_agenda",
+    ],
+)
 async def test_recorded_history_replays(name: str) -> None:
     raw = (HISTORIES / f"{name}.json").read_text()
     events = json.loads(raw)["events"]
     assert len(events) > 5
-    replayer = Replayer(workflows=[ReminderWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(
+        workflows=[ReminderWorkflow, PlanWorkflow, AgentJobWorkflow],
+        data_converter=pydantic_data_converter,
+    )
     result = await replayer.replay_workflow(
         WorkflowHistory.from_json(f"replay-{name}", raw), raise_on_replay_failure=False
     )
