@@ -23,8 +23,12 @@ from core.db import create_engine, create_sessionmaker
 from core.events import create_event_bus
 from core.rate_limit import RateLimiter
 from core.temporal import connect_temporal
+from domain.embeddings.runtime import EmbeddingRuntime, create_embedding_runtime
 from workflows.agent_jobs.activities import AgentJobActivities
 from workflows.agent_jobs.workflow import AgentJobWorkflow
+from workflows.embeddings.activities import EmbeddingActivities
+from workflows.embeddings.schedule import ensure_embedding_schedule
+from workflows.embeddings.workflow import EmbeddingReconcileWorkflow
 from workflows.plans.activities import PlanActivities
 from workflows.plans.workflow import PlanWorkflow
 from workflows.reminders.activities import ReminderActivities
@@ -61,16 +65,25 @@ def _digest_model(settings: Settings) -> BaseChatModel | None:
     return chat_model(settings.model_copy(update={"llm_max_retries": 0}), "chat")
 
 
-async def run_worker(settings: Settings, stop: asyncio.Event, client: Client | None = None) -> None:
-    """Poll until `stop` is set, then shut down gracefully. `client`: an existing connection
-    (tests); default: one from the settings."""
+async def run_worker(
+    settings: Settings,
+    stop: asyncio.Event,
+    client: Client | None = None,
+    *,
+    embedding: EmbeddingRuntime | None = None,
+) -> None:
+    """Poll until `stop` is set, then shut down gracefully. `client`, `embedding`: an existing
+    connection and embedder (tests); default: from the settings."""
     client = client or await connect_temporal(settings)
+    # The local model loads on first use: a worker with nothing stale never pays for it.
+    embedding = embedding or create_embedding_runtime(settings)
     engine = create_engine(settings)
     event_bus = create_event_bus(settings)
     sessionmaker = create_sessionmaker(engine, event_bus)
     timers = TemporalReminderTimers(client, settings.temporal_task_queue)
     reminders = ReminderActivities(sessionmaker)
     plans = PlanActivities(sessionmaker, timers)
+    embeddings = EmbeddingActivities(sessionmaker, embedding)
     agent_jobs = AgentJobActivities(
         sessionmaker,
         _digest_model(settings),
@@ -79,8 +92,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event, client: Client | N
     worker = Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[ReminderWorkflow, AgentJobWorkflow, PlanWorkflow],
-        activities=[reminders.deliver, agent_jobs.run, plans.replan],
+        workflows=[ReminderWorkflow, AgentJobWorkflow, PlanWorkflow, EmbeddingReconcileWorkflow],
+        activities=[reminders.deliver, agent_jobs.run, plans.replan, embeddings.embed_stale],
         # Named, not derived: the SDK's default hashes the source of every loaded module, which
         # takes seconds of CPU at every start. No worker versioning is in use.
         build_id=f"studypilot-{importlib.metadata.version('studypilot')}",
@@ -90,6 +103,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event, client: Client | N
 
     async def reconcile() -> None:
         await start_missing_reminder_workflows(sessionmaker, timers)
+        await ensure_embedding_schedule(client, settings.temporal_task_queue)
 
     reconciler = asyncio.create_task(
         _reconcile_forever(settings.temporal_reconcile_interval_seconds, reconcile)

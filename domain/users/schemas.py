@@ -3,12 +3,38 @@ from datetime import datetime, time
 from typing import Annotated, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 from core.schemas import StrictModel
 
-# The field `WeeklyTime.time` would shadow the type inside its class.
-LocalTime = time
+
+# A wall-clock time of the user's zone. Documented as a pattern, not JSON Schema's `time`
+# format, which requires an offset that a local time does not have.
+def _no_offset(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("give a local time without an offset; the user's zone applies")
+    return value
+
+
+LocalTime = Annotated[
+    time,
+    AfterValidator(_no_offset),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+            "description": "Local time, HH:MM or HH:MM:SS (answered as HH:MM:SS).",
+        }
+    ),
+]
 MIN_PASSWORD_LENGTH = 8
 # Argon2 hashes any length, but unbounded input is a cheap way to burn CPU.
 MAX_PASSWORD_LENGTH = 128
@@ -76,7 +102,7 @@ class UserRead(BaseModel):
     name: str | None
     timezone: str
     study_preferences: StudyPreferences
-    morning_agenda_at: time | None = Field(
+    morning_agenda_at: LocalTime | None = Field(
         description="Local time of the daily morning agenda notification; null: off."
     )
     weekly_review_at: WeeklyTime | None = Field(
@@ -92,7 +118,7 @@ class UserUpdate(StrictModel):
     name: DisplayName | None = None
     timezone: TimeZoneName | None = None
     study_preferences: StudyPreferences | None = None
-    morning_agenda_at: time | None = Field(
+    morning_agenda_at: LocalTime | None = Field(
         default=None, description="Local time for the daily agenda; null turns it off."
     )
     weekly_review_at: WeeklyTime | None = Field(

@@ -144,6 +144,7 @@ async def test_agent_job_times_are_set_validated_and_cleared(
         {"weekly_review_at": {"weekday": 7, "time": "17:00"}},
         {"weekly_review_at": {"weekday": 1}},
         {"weekly_review_at": {"weekday": 1, "time": "17:00", "extra": True}},
+        {"morning_agenda_at": "07:30:00+02:00"},
     ):
         rejected = await client.patch(f"/users/{user.id}", headers=headers, json=bad)
         assert rejected.status_code == 422, bad

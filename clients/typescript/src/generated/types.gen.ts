@@ -3176,6 +3176,8 @@ export type WeeklyTime = {
     weekday: number;
     /**
      * Time
+     *
+     * Local time, HH:MM or HH:MM:SS (answered as HH:MM:SS).
      */
     time: string;
 };
