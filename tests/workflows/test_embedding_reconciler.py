@@ -58,13 +58,10 @@ async def test_stale_pending_rows_are_embedded_by_the_scheduled_reconciler(
 
         async def statuses() -> Any:
             live_db.expire_all()
-            note_rows = (
-                await live_db.execute(select(Note.id, Note.embedding_status, Note.embedding_model))
-            ).all()
-            resource_rows = (
-                await live_db.execute(select(Resource.id, Resource.embedding_status))
-            ).all()
-            found = {row.id: row.embedding_status for row in [*note_rows, *resource_rows]}
+            found: dict[Any, str] = {}
+            for model in (Note, Resource):
+                rows = await live_db.execute(select(model.id, model.embedding_status))
+                found.update(dict(rows.tuples().all()))
             return found if found[ids[0]] == "ready" and found[ids[1]] == "ready" else None
 
         found = await eventually(statuses, within=30)
