@@ -18,7 +18,7 @@ async def test_health_reports_temporal_and_when_each_worker_last_polled(
     temporal_client: Client,
 ) -> None:
     idle = await workflow_client.get("/health")
-    assert idle.status_code == 200
+    assert idle.status_code == 200, idle.text
     assert idle.json() == {
         "status": "ok",
         "components": {"database": "ok", "temporal": "ok"},

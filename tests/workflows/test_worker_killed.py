@@ -25,6 +25,9 @@ from tests.workflows.waiting import eventually
 from workflows.reminders.inputs import workflow_id
 from workflows.reminders.workflow import DELIVERY_TIMEOUT
 
+# A bound on a hang, not a speed target: a worker process starts slowly on a loaded machine.
+WAIT = 120.0
+
 
 class WorkerProcesses:
     """`studypilot worker` as real processes on the test's database and task queue."""
@@ -104,20 +107,25 @@ async def test_killed_workers_lose_nothing_and_deliver_once(
     workers: WorkerProcesses,
 ) -> None:
     user = await create_user(live_db)
-    remind_at = datetime.now(UTC) + timedelta(seconds=8)
+    headers = auth_headers(codec, user)
+    # Far enough ahead for a worker process to start on a loaded machine.
+    remind_at = datetime.now(UTC) + timedelta(minutes=5)
     created = await workflow_client.post(
-        "/reminders",
-        headers=auth_headers(codec, user),
-        json={"remind_at": remind_at.isoformat(), "message": "Survive"},
+        "/reminders", headers=headers, json={"remind_at": remind_at.isoformat(), "message": "Go"}
     )
     reminder_id = created.json()["id"]
     handle = temporal_client.get_workflow_handle(workflow_id(reminder_id))
 
-    # 1. Killed while the durable timer waits.
+    # 1. Killed while the durable timer waits; then the reminder is moved while no worker runs.
     first = workers.start()
-    await eventually(lambda: _has_event(handle, EventType.EVENT_TYPE_TIMER_STARTED), within=30)
+    await eventually(lambda: _has_event(handle, EventType.EVENT_TYPE_TIMER_STARTED), within=WAIT)
     first.send_signal(signal.SIGKILL)
     first.wait()
+    soon = datetime.now(UTC) + timedelta(seconds=3)
+    moved = await workflow_client.patch(
+        f"/reminders/{reminder_id}", headers=headers, json={"remind_at": soon.isoformat()}
+    )
+    assert moved.status_code == 200, moved.text
 
     # 2. Killed inside the delivery activity: it is held on the reminder's row lock, mid-way
     # through its transaction, when the process dies.
@@ -127,7 +135,7 @@ async def test_killed_workers_lose_nothing_and_deliver_once(
             text("SELECT id FROM reminders WHERE id = :id FOR UPDATE"), {"id": reminder_id}
         )
         second = workers.start()
-        await eventually(lambda: _blocked_on_a_row_lock(live_engine), within=40)
+        await eventually(lambda: _blocked_on_a_row_lock(live_engine), within=WAIT)
         assert await _activity_attempt_running(handle) == 1
         second.send_signal(signal.SIGKILL)
         second.wait()
@@ -138,7 +146,7 @@ async def test_killed_workers_lose_nothing_and_deliver_once(
     third = workers.start()
     await eventually(
         lambda: _has_event(handle, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED),
-        within=DELIVERY_TIMEOUT.total_seconds() + 40,
+        within=DELIVERY_TIMEOUT.total_seconds() + WAIT,
     )
     assert await _count(live_db, reminder_id) == 1
     completed = [
