@@ -4,7 +4,7 @@ start, inform and stop it, and the shapes they exchange."""
 
 import uuid
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
@@ -43,6 +43,8 @@ class PlanTracking(BaseModel):
     replans: int
 
 
+# Checkable: tool contexts holding it are introspected by pydantic.
+@runtime_checkable
 class PlanTracker(Protocol):
     async def start(self, track: PlanTrack) -> None: ...
 

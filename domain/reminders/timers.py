@@ -8,9 +8,11 @@ reconciler starts its workflow: the database stays the truth.
 
 import uuid
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
+# Checkable: tool contexts holding it are introspected by pydantic.
+@runtime_checkable
 class ReminderTimers(Protocol):
     async def schedule(self, reminder_id: uuid.UUID, remind_at: datetime) -> None:
         """Start the reminder's timer, or move it when it already runs."""

@@ -16,6 +16,7 @@ from domain.notifications.models import Notification
 from domain.reminders.models import Reminder
 from tests.fixtures.factories.schedule import create_reminder
 from tests.fixtures.factories.users import auth_headers, create_user
+from tests.fixtures.llm import scripted, tool_call
 from tests.fixtures.temporal import running_worker
 from tests.workflows.waiting import eventually
 from workflows.reminders.inputs import workflow_id
@@ -219,3 +220,36 @@ async def test_delivery_twice_writes_one_notification(live_db: AsyncSession) -> 
         .where(Notification.reminder_id == reminder_id)
     )
     assert count == 1
+
+
+async def test_a_reminder_set_through_chat_gets_its_workflow_once_the_turn_commits(
+    workflow_app: FastAPI,
+    workflow_client: httpx.AsyncClient,
+    live_db: AsyncSession,
+    codec: TokenCodec,
+    temporal_settings: Settings,
+    temporal_client: Client,
+) -> None:
+    user = await create_user(live_db)
+    at = _at(2)
+    workflow_app.state.chat_models.with_model(
+        "chat",
+        scripted(
+            tool_call(
+                "create_reminder",
+                user_request="please remind me",
+                message="Drink water",
+                remind_at=at,
+            ),
+            "Done.",
+        ),
+    )
+    async with running_worker(temporal_settings, temporal_client):
+        reply = await workflow_client.post(
+            "/ai/chat", headers=auth_headers(codec, user), json={"message": "Please remind me"}
+        )
+        assert reply.status_code == 200, reply.text
+        assert len(reply.json()["changes"]) == 1, reply.text
+        [change] = reply.json()["changes"]
+        [notification] = await eventually(lambda: _notifications(live_db, change["id"]))
+    assert notification.body == "Drink water"
