@@ -42,6 +42,7 @@ from workflows.reminders.client import TemporalReminderTimers
 
 RESULTS = Path(__file__).parent / "REMINDER_RESULTS.md"
 START_CONCURRENCY = 64
+REMINDERS_PER_USER = 10
 # Time to start every workflow before the first is due (the dev server starts ~60/s here while
 # the worker takes each one's first task; half that on a loaded machine).
 LEAD_SECONDS = 5.0
@@ -96,10 +97,17 @@ async def reminders_phase(
     sessionmaker = create_sessionmaker(engine)
     dues = _due_times(count, seconds)
     async with unit_of_work(sessionmaker) as session:
-        user = User(email=f"{uuid.uuid4().hex}@bench.example", password_hash="!", name="Bench")  # noqa: S106 - never logs in
-        session.add(user)
+        # Spread over students, as in life: one student's events share a per-user sequence.
+        users = [
+            User(email=f"{uuid.uuid4().hex}@bench.example", password_hash="!", name="Bench")  # noqa: S106 - never logs in
+            for _ in range(max(1, count // REMINDERS_PER_USER))
+        ]
+        session.add_all(users)
         await session.flush()
-        reminders = [Reminder(user_id=user.id, remind_at=due, message="bench") for due in dues]
+        reminders = [
+            Reminder(user_id=users[n % len(users)].id, remind_at=due, message="bench")
+            for n, due in enumerate(dues)
+        ]
         session.add_all(reminders)
     timers = TemporalReminderTimers(client, settings.temporal_task_queue)
     await _bounded(
