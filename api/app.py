@@ -32,6 +32,7 @@ from api.routes import (
     health,
     metrics,
     notes,
+    notifications,
     plans,
     realtime,
     recommendations,
@@ -51,11 +52,15 @@ from core.metrics import unwatch_pool, watch_pool
 from core.rate_limit import RateLimiter
 from core.security import TokenCodec
 from core.telemetry import instrument_engine, otlp_tracer_provider, use_globally
+from core.temporal import connect_temporal
 from domain.documents.fetcher import SafeFetcher
 from domain.documents.processing import ExtractionPool, limits_from
 from domain.documents.storage import LocalDocumentStorage
 from domain.embeddings.embedder import LocalEmbedder
 from domain.embeddings.runtime import create_embedding_runtime
+from workflows.agent_jobs.schedules import TemporalAgentJobSchedules
+from workflows.plans.client import TemporalPlanTracker
+from workflows.reminders.client import TemporalReminderTimers
 
 API_PREFIX = "/api/v1"
 
@@ -81,6 +86,18 @@ def create_app(
         # Built here, not with the app: the bus needs a database or Redis, the spec does not.
         app.state.event_bus = create_event_bus(settings)
         app.state.sessionmaker = create_sessionmaker(engine, app.state.event_bus)
+        if settings.temporal_configured:
+            # Lazy: the API serves (and stores reminders) while Temporal is still coming up.
+            app.state.temporal = await connect_temporal(settings, lazy=True)
+            app.state.reminder_timers = TemporalReminderTimers(
+                app.state.temporal, settings.temporal_task_queue
+            )
+            app.state.agent_job_schedules = TemporalAgentJobSchedules(
+                app.state.temporal, settings.temporal_task_queue
+            )
+            app.state.plan_tracker = TemporalPlanTracker(
+                app.state.temporal, settings.temporal_task_queue, settings.plan_missed_grace_seconds
+            )
         pool_metrics = watch_pool(engine)
         if tracer_provider is not None:
             instrument_engine(engine, tracer_provider)
@@ -140,6 +157,11 @@ def create_app(
     app.state.realtime_hub = RealtimeHub(app.state, settings)
     app.state.realtime_redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     app.state.chat_models = ChatModels(settings)
+    # Without TEMPORAL_ADDRESS no workflow is started from the API (see docs/workflows.md).
+    app.state.temporal = None
+    app.state.reminder_timers = None
+    app.state.agent_job_schedules = None
+    app.state.plan_tracker = None
     embedding = create_embedding_runtime(settings)
     embedding.attach(app.state)
     app.state.document_storage = LocalDocumentStorage(settings.document_storage_dir)
@@ -197,6 +219,7 @@ def create_app(
         schedule,
         reminders,
         search,
+        notifications,
         ai_chat,
         ai_status,
         summaries,

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.after_commit import discard_deferred, run_deferred
 from core.config import Settings
 from core.errors import AppError, InvalidQueryError, UnauthorizedError
 from core.events import discard_queued_events, publish_queued_events
@@ -32,17 +33,21 @@ async def get_db_session(request: Request) -> AsyncIterator[AsyncSession]:
                 if exc.commit_on_raise:
                     await session.commit()
                     await publish_queued_events(session)
+                    await run_deferred(session)
                 else:
                     await session.rollback()
                     discard_queued_events(session)
+                    discard_deferred(session)
                 raise
             except BaseException:
                 await session.rollback()
                 discard_queued_events(session)
+                discard_deferred(session)
                 raise
             else:
                 await session.commit()
                 await publish_queued_events(session)
+                await run_deferred(session)
     finally:
         request.state.unit_of_work_ended = True
         for job in getattr(request.state, "after_unit_of_work", []):

@@ -21,6 +21,7 @@ from core import migrate
 from core.config import get_settings
 from core.database_admin import ensure_database
 from core.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresError
+from core.embedded_temporal import EmbeddedTemporal, EmbeddedTemporalError
 from core.local_llm import LocalLLM
 from core.logging import configure_logging
 
@@ -34,9 +35,10 @@ app.add_typer(documents_app, name="documents")
 
 @app.command()
 def run() -> None:
-    """Run the whole stack: embedded Postgres (unless DATABASE_URL is set), migrations, the local
-    model (with STUDYPILOT_LLM_PROVIDER=local), the API, and the voice worker when the LiveKit
-    settings are set."""
+    """Run the whole stack: embedded Postgres (unless DATABASE_URL is set), migrations, the
+    embedded Temporal dev server (unless TEMPORAL_ADDRESS is set), the local model (with
+    STUDYPILOT_LLM_PROVIDER=local), the API, the workflow worker (restarted whenever it dies),
+    and the voice worker when the LiveKit settings are set."""
     settings = get_settings()
     configure_logging(settings)
     supervisor = Supervisor()
@@ -57,6 +59,10 @@ def run() -> None:
             database_url = postgres.url(EMBEDDED_DATABASE)
             env["DATABASE_URL"] = database_url
         migrate.upgrade(database_url)
+        if settings.temporal_address is None and not supervisor.stop_requested:
+            temporal = EmbeddedTemporal(settings.data_dir, port=settings.embedded_temporal_port)
+            supervisor.adopt("temporal", temporal.start())
+            env["TEMPORAL_ADDRESS"] = temporal.address
         if settings.llm_provider == "local" and not supervisor.stop_requested:
             local_llm = LocalLLM(
                 settings.data_dir / "local-llm.log", threads=min(2, os.cpu_count() or 1)
@@ -66,6 +72,10 @@ def run() -> None:
         if not supervisor.stop_requested:
             api = subprocess.Popen([sys.executable, "-m", "cli", "serve"], env=env)
             supervisor.adopt("api", api)
+            supervisor.adopt_restartable(
+                "worker",
+                lambda: subprocess.Popen([sys.executable, "-m", "cli", "worker"], env=env),
+            )
             if settings.livekit_configured:
                 # Voice needs a LiveKit server; without its settings there is nothing to join.
                 worker = subprocess.Popen([sys.executable, "-m", "cli", "voice-worker"], env=env)
@@ -76,6 +86,8 @@ def run() -> None:
     except EmbeddedPostgresError as exc:
         # A set-up problem the user can fix: one line that says what to do, not a traceback.
         typer.echo(f"studypilot: the embedded Postgres cannot start: {exc}", err=True)
+    except EmbeddedTemporalError as exc:
+        typer.echo(f"studypilot: the embedded Temporal server cannot start: {exc}", err=True)
     finally:
         supervisor.stop_all()
     raise typer.Exit(exit_code)
@@ -99,6 +111,20 @@ def serve() -> None:
         proxy_headers=False,
         **websocket_server_options(settings),
     )
+
+
+@app.command()
+def worker() -> None:
+    """The Temporal worker alone (needs DATABASE_URL and TEMPORAL_ADDRESS); what containers and
+    `run` start. Scale it out by running more."""
+    from cli.worker import run as run_worker
+
+    settings = get_settings()
+    configure_logging(settings)
+    if settings.temporal_address is None:
+        typer.echo("studypilot worker: TEMPORAL_ADDRESS is not set", err=True)
+        raise typer.Exit(2)
+    run_worker(settings)
 
 
 @app.command()

@@ -280,6 +280,62 @@ class Settings(BaseSettings):
         description="A chat turn still marked running after this is taken as abandoned.",
     )
 
+    # Durable workflows on Temporal (docs/workflows.md).
+    temporal_address: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TEMPORAL_ADDRESS", "STUDYPILOT_TEMPORAL_ADDRESS"),
+        description="host:port of a Temporal frontend. Unset: `studypilot run` starts the "
+        "embedded dev server and points every process at it; an API started alone without it "
+        "stores reminders but starts no workflow (the worker's reconciler does, later).",
+    )
+    temporal_namespace: str = Field(
+        default="default",
+        validation_alias=AliasChoices("TEMPORAL_NAMESPACE", "STUDYPILOT_TEMPORAL_NAMESPACE"),
+        description="Temporal namespace of every workflow and schedule.",
+    )
+    temporal_task_queue: str = Field(
+        default="studypilot", min_length=1, description="Task queue the workers poll."
+    )
+    temporal_tls: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("TEMPORAL_TLS", "STUDYPILOT_TEMPORAL_TLS"),
+        description="Connect with TLS (Temporal Cloud; on when a client certificate is given).",
+    )
+    temporal_tls_cert: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TEMPORAL_TLS_CERT", "STUDYPILOT_TEMPORAL_TLS_CERT"),
+        description="PEM client certificate for mTLS.",
+    )
+    temporal_tls_key: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TEMPORAL_TLS_KEY", "STUDYPILOT_TEMPORAL_TLS_KEY"),
+        description="PEM private key of the client certificate.",
+    )
+    temporal_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TEMPORAL_API_KEY", "STUDYPILOT_TEMPORAL_API_KEY"),
+        description="API key (Temporal Cloud); implies TLS.",
+    )
+    embedded_temporal_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port for the embedded Temporal dev server. Unset: a free port, chosen once "
+        "and recorded in the data dir.",
+    )
+    temporal_reconcile_interval_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How often a worker starts the workflow of every pending reminder that has "
+        "none (also once when it starts).",
+    )
+    plan_missed_grace_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        description="A plan session with no progress recorded by this long after its end counts "
+        "as missed (and triggers a re-plan).",
+    )
+
     # Realtime: the event bus and the websocket (docs/realtime.md).
     realtime_history_events: int = Field(
         default=1000, ge=10, description="Events kept per user for resuming (at least)."
@@ -445,6 +501,10 @@ class Settings(BaseSettings):
     @property
     def document_storage_dir(self) -> Path:
         return self.documents_dir or self.data_dir / "documents"
+
+    @property
+    def temporal_configured(self) -> bool:
+        return self.temporal_address is not None
 
     @property
     def livekit_configured(self) -> bool:

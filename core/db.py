@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from core.after_commit import discard_deferred, run_deferred
 from core.config import Settings
 from core.events import (
     EVENT_BUS_KEY,
@@ -110,6 +111,8 @@ async def unit_of_work(
         except BaseException:
             await session.rollback()
             discard_queued_events(session)
+            discard_deferred(session)
             raise
         await session.commit()
         await publish_queued_events(session)
+        await run_deferred(session)

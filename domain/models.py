@@ -11,6 +11,7 @@ def load_all_models() -> None:
     import domain.evals.models
     import domain.goals.models
     import domain.notes.models
+    import domain.notifications.models
     import domain.plans.models
     import domain.realtime.models
     import domain.recommendations.models

@@ -11,6 +11,8 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.embeddings.runtime import EmbeddingRuntime
+from domain.plans.tracking import PlanTracker
+from domain.reminders.timers import ReminderTimers
 from domain.search.service import document_ref
 from domain.users.models import User
 
@@ -30,6 +32,10 @@ class ToolContext:
     changes: list[dict[str, Any]] = field(default_factory=list)
     # What the tools showed the model this turn; citations are checked against it.
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The workflow engine's ports (None without one): a reminder made here gets its delivery
+    # workflow, progress recorded here reaches the goal's plans, once the turn commits.
+    reminder_timers: ReminderTimers | None = None
+    plan_tracker: PlanTracker | None = None
     # The model may call tools in parallel; one session cannot run two statements at once.
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

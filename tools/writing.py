@@ -56,7 +56,8 @@ async def record_progress(
     _require_request(ctx, user_request, PROGRESS_VERBS)
     data = ProgressEventCreate(minutes=minutes, modules_completed=modules_completed, note=note)
     async with ctx.unit() as session:
-        recorded = await GoalService(session).record_progress(ctx.user, goal_id, data)
+        goals = GoalService(session, plan_tracker=ctx.plan_tracker)
+        recorded = await goals.record_progress(ctx.user, goal_id, data)
     change = {
         "type": "goal_progress",
         "id": str(recorded.event.id),
@@ -114,7 +115,7 @@ async def create_reminder(
         goal_id=goal_id,
     )
     async with ctx.unit() as session:
-        reminder = await ReminderService(session).create(ctx.user, data)
+        reminder = await ReminderService(session, ctx.reminder_timers).create(ctx.user, data)
     change = {
         "type": "reminder",
         "id": str(reminder.id),

@@ -47,6 +47,7 @@ from agents.chat.graph import (
 from agents.limits import chat_budget
 from agents.llm import provider_errors
 from agents.runs import AgentRuns, TrackedRun
+from core.after_commit import discard_deferred, run_deferred
 from core.config import Settings
 from core.db import unit_of_work
 from core.errors import LLMProviderError
@@ -55,6 +56,8 @@ from domain.conversations.models import Conversation
 from domain.conversations.schemas import ChatReply, ChatRequest
 from domain.conversations.service import ConversationService
 from domain.embeddings.runtime import EmbeddingRuntime
+from domain.plans.tracking import PlanTracker
+from domain.reminders.timers import ReminderTimers
 from domain.users.models import User
 from prompts import load_prompt
 
@@ -88,6 +91,9 @@ class ChatTurn:
     request: ChatRequest
     # A conversation opened before its first turn (voice) stays when that turn fails.
     keep_empty_conversation: bool = False
+    # The workflow engine's ports, for the tools (None without one).
+    reminder_timers: ReminderTimers | None = None
+    plan_tracker: PlanTracker | None = None
     _resources: AsyncExitStack = field(default_factory=AsyncExitStack, init=False)
     _session: AsyncSession | None = field(default=None, init=False)
     _conversation: Conversation | None = field(default=None, init=False)
@@ -151,6 +157,7 @@ class ChatTurn:
             with anyio.CancelScope(shield=True):
                 await session.rollback()
                 discard_queued_events(session)
+                discard_deferred(session)
                 await self._abandon(conversation)
             raise
         finally:
@@ -198,6 +205,8 @@ class ChatTurn:
             deadline=asyncio.get_running_loop().time() + self.settings.chat_turn_deadline_seconds,
             deadline_seconds=self.settings.chat_turn_deadline_seconds,
             first_step_tool_choice=self.settings.chat_first_step_tool_choice,
+            reminder_timers=self.reminder_timers,
+            plan_tracker=self.plan_tracker,
         )
 
     def _system_prompt(self, attachments: str) -> str:
@@ -272,8 +281,10 @@ class ChatTurn:
         head = snapshot.config["configurable"]["checkpoint_id"]
         await self._conversations(session).finish_turn(conversation, head)
         await session.commit()
-        # What the tools queued (progress recorded, ...) is announced once it is committed.
+        # What the tools queued (progress recorded, ...) is announced once it is committed, and
+        # the workflows they asked for (a reminder's, a plan's signal) are started then too.
         await publish_queued_events(session)
+        await run_deferred(session)
         await self._prune(conversation.id)
         text = answer.text
         return ChatReply.model_validate(

@@ -76,6 +76,8 @@ class SocketChats:
             settings=settings,
             user=user,
             request=request,
+            reminder_timers=state.reminder_timers,
+            plan_tracker=state.plan_tracker,
         )
         await turn.begin()
         return turn

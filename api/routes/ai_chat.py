@@ -82,6 +82,8 @@ async def chat(
         settings=settings,
         user=call.user,
         request=body,
+        reminder_timers=request.app.state.reminder_timers,
+        plan_tracker=request.app.state.plan_tracker,
     )
     await turn.begin()
     if "text/event-stream" in request.headers.get("accept", ""):

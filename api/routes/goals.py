@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated, cast
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
 from api.deps import CurrentUser, SessionDep
 from api.errors import error_responses
@@ -116,6 +116,7 @@ async def delete_goal(goal_id: uuid.UUID, user: CurrentUser, session: SessionDep
     },
 )
 async def record_progress(
+    request: Request,
     goal_id: uuid.UUID,
     body: ProgressEventCreate,
     user: CurrentUser,
@@ -123,7 +124,8 @@ async def record_progress(
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> ProgressRecorded:
-    recorded = await GoalService(session).record_progress(user, goal_id, body, idempotency_key)
+    service = GoalService(session, plan_tracker=request.app.state.plan_tracker)
+    recorded = await service.record_progress(user, goal_id, body, idempotency_key)
     if not recorded.created:
         response.status_code = status.HTTP_200_OK
     return _recorded(recorded)

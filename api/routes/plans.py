@@ -2,7 +2,7 @@ import uuid
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from agents.plan import GraphPlanDrafter
 from api.ai import AI_ERROR_RESPONSES, PlanCall
@@ -46,19 +46,43 @@ async def list_plans(user: CurrentUser, session: SessionDep, page: PageDep) -> P
     return await PlanService(session).list_plans(user, page)
 
 
+async def get_plan_service(request: Request, session: SessionDep) -> PlanService:
+    """The service with the app's workflow ports (None without a workflow engine)."""
+    state = request.app.state
+    return PlanService(session, reminder_timers=state.reminder_timers, tracker=state.plan_tracker)
+
+
+Plans = Annotated[PlanService, Depends(get_plan_service)]
+
+
 @plans_router.get("/{plan_id}", response_model=PlanRead, responses=error_responses(401, 404, 422))
-async def get_plan(plan_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> PlanRead:
-    return await PlanService(session).get(user, plan_id)
+async def get_plan(plan_id: uuid.UUID, user: CurrentUser, plans: Plans) -> PlanRead:
+    """The plan; once accepted, with `tracking` from the workflow that follows it."""
+    plan = await plans.get(user, plan_id)
+    if plan.status == "draft" or plans.tracker is None:
+        return plan
+    return plan.model_copy(update={"tracking": await plans.tracker.status(plan_id)})
 
 
 @plans_router.post(
     "/{plan_id}/accept", response_model=PlanRead, responses=error_responses(401, 404, 409, 422)
 )
-async def accept_plan(plan_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> PlanRead:
+async def accept_plan(plan_id: uuid.UUID, user: CurrentUser, plans: Plans) -> PlanRead:
     """Adds one study block per slot to your schedule, with a reminder 15 minutes before each
-    slot still ahead. 409 `plan_conflicts` (nothing written) when a slot is no longer free;
-    409 `plan_not_draft` when the plan was already accepted."""
-    return await PlanService(session).accept(user, plan_id)
+    slot still ahead, and starts following the plan: progress on its goal, missed sessions
+    (then a re-plan of what is owed, with a notification), until its last day. 409
+    `plan_conflicts` (nothing written) when a slot is no longer free; 409 `plan_not_draft` when
+    the plan was already accepted."""
+    return await plans.accept(user, plan_id)
+
+
+@plans_router.post(
+    "/{plan_id}/cancel", response_model=PlanRead, responses=error_responses(401, 404, 409, 422)
+)
+async def cancel_plan(plan_id: uuid.UUID, user: CurrentUser, plans: Plans) -> PlanRead:
+    """Stops following an accepted plan: its sessions still ahead (and their reminders) leave
+    your schedule; past ones stay. 409 `plan_not_active` unless the plan is accepted."""
+    return await plans.cancel(user, plan_id)
 
 
 @plans_router.delete(

@@ -45,6 +45,19 @@ class EmbeddingRepository:
         result = await self.session.execute(statement.order_by(model.id).limit(limit))
         return _rows(result.scalars())
 
+    async def pending_before(
+        self, model: EmbeddedModel, before: datetime, limit: int
+    ) -> list[uuid.UUID]:
+        """Rows still `pending` whose last write is older than `before`: their embedding after
+        the write never finished (the process died, the provider hung)."""
+        statement = (
+            select(model.id)
+            .where(model.embedding_status == "pending", model.updated_at < before)
+            .order_by(model.updated_at)
+            .limit(limit)
+        )
+        return list(await self.session.scalars(statement))
+
     async def store(
         self,
         model: EmbeddedModel,

@@ -9,6 +9,7 @@ as it re-embeds every row whose vector a different model made.
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from langchain_core.embeddings import Embeddings
@@ -57,6 +58,16 @@ class EmbeddingService:
         """
         rows = await self.rows.get_many(model, ids)
         return await self._embed(model, rows)
+
+    async def embed_stale_pending(
+        self, model: EmbeddedModel, older_than: timedelta, limit: int
+    ) -> int:
+        """Embed up to `limit` rows left `pending` for longer than `older_than`; returns how
+        many now hold a current vector (a provider failure marks them `failed`, as after a
+        write)."""
+        before = datetime.now(UTC) - older_than
+        ids = await self.rows.pending_before(model, before, limit)
+        return await self.embed_pending(model, ids)
 
     async def embed_query(self, text: str) -> list[float]:
         return await embed_query(self.embedder, self.model_id, text)

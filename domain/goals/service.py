@@ -6,12 +6,14 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.after_commit import defer_until_commit
 from core.errors import AppError, ConflictError, NotFoundError
 from core.events import Event, queue_event
 from core.pagination import PageParams
@@ -28,7 +30,11 @@ from domain.goals.schemas import (
     ProgressEventRead,
     ProgressUpdated,
 )
+from domain.plans.repository import PlanRepository
+from domain.plans.tracking import PlanTracker, ProgressReport
 from domain.users.models import User
+
+COMPLETE_PERCENT = 100.0
 
 
 class GoalNotFoundError(NotFoundError):
@@ -97,10 +103,18 @@ def request_fingerprint(data: ProgressEventCreate) -> str:
 
 
 class GoalService:
-    def __init__(self, session: AsyncSession, now: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        now: Callable[[], datetime] = _utc_now,
+        *,
+        plan_tracker: PlanTracker | None = None,
+    ) -> None:
+        """`plan_tracker`: where progress goes for the goal's accepted plans to follow it."""
         self.session = session
         self.goals = GoalRepository(session)
         self.now = now
+        self.plan_tracker = plan_tracker
 
     async def list_goals(
         self,
@@ -211,7 +225,22 @@ class GoalService:
         # Every way progress is recorded (REST, the chat tool, workflows) comes through here;
         # the live views hear of it once the entry is committed.
         queue_event(self.session, _progress_updated(user, view, event))
+        await self._tell_plans(goal.id, event, view)
         return RecordedProgress(event, view, created=True)
+
+    async def _tell_plans(
+        self, goal_id: uuid.UUID, event: GoalProgressEvent, view: GoalView
+    ) -> None:
+        if self.plan_tracker is None:
+            return
+        tracker = self.plan_tracker
+        report = ProgressReport(
+            minutes=event.minutes,
+            occurred_at=event.occurred_at,
+            goal_completed=view.progress.percent >= COMPLETE_PERCENT,
+        )
+        for plan_id in await PlanRepository(self.session).accepted_for_goal(goal_id):
+            defer_until_commit(self.session, partial(tracker.progress, plan_id, report))
 
     async def list_events(
         self, user: User, goal_id: uuid.UUID, params: PageParams

@@ -22,7 +22,7 @@ from core.db import Base, IdMixin, TimestampMixin
 class StudyPlan(IdMixin, TimestampMixin, Base):
     __tablename__ = "study_plans"
     __table_args__ = (
-        CheckConstraint("status IN ('draft', 'accepted')", name="status"),
+        CheckConstraint("status IN ('draft', 'accepted', 'cancelled')", name="status"),
         CheckConstraint("goal_id IS NOT NULL OR course_id IS NOT NULL", name="subject"),
         CheckConstraint("drafted_by IN ('model', 'fallback')", name="drafted_by"),
         Index("ix_study_plans_user_id_created_at", "user_id", "created_at"),

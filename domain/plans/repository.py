@@ -26,6 +26,24 @@ class PlanRepository:
             statement = statement.with_for_update(of=StudyPlan)
         return (await self.session.scalars(statement)).one_or_none()
 
+    async def get(self, plan_id: uuid.UUID, *, for_update: bool = False) -> StudyPlan | None:
+        """Whoever owns it: for the plan's workflow, which acts for the owner."""
+        statement = (
+            select(StudyPlan)
+            .where(StudyPlan.id == plan_id)
+            .options(selectinload(StudyPlan.sessions))
+            .execution_options(populate_existing=True)
+        )
+        if for_update:
+            statement = statement.with_for_update(of=StudyPlan)
+        return (await self.session.scalars(statement)).one_or_none()
+
+    async def accepted_for_goal(self, goal_id: uuid.UUID) -> list[uuid.UUID]:
+        statement = select(StudyPlan.id).where(
+            StudyPlan.goal_id == goal_id, StudyPlan.status == "accepted"
+        )
+        return list(await self.session.scalars(statement))
+
     async def list_page(
         self, user_id: uuid.UUID, params: PageParams
     ) -> tuple[list[StudyPlan], str | None]:

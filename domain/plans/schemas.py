@@ -5,8 +5,9 @@ from typing import Literal, Self
 from pydantic import BaseModel, Field, model_validator
 
 from core.schemas import StrictModel
+from domain.plans.tracking import PlanTracking
 
-PlanStatus = Literal["draft", "accepted"]
+PlanStatus = Literal["draft", "accepted", "cancelled"]
 DraftedBy = Literal["model", "fallback"]
 
 MAX_PLAN_DAYS = 180
@@ -114,3 +115,9 @@ class PlanSummary(BaseModel):
 
 class PlanRead(PlanSummary):
     sessions: list[PlanSessionRead]
+    tracking: PlanTracking | None = Field(
+        default=None,
+        description="For an accepted or cancelled plan, from the workflow that follows it: "
+        "status (active, behind, replanned, completed, cancelled), next session, minutes done "
+        "vs planned. Null for a draft, or when it cannot be asked right now.",
+    )

@@ -10,15 +10,18 @@ the calendar until the student accepts the draft.
   while every slot is still free; a clash writes nothing.
 """
 
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.after_commit import defer_until_commit
 from core.briefs import clip_description
 from core.errors import (
     AppError,
@@ -27,11 +30,13 @@ from core.errors import (
     LLMUnavailableError,
     NotFoundError,
 )
+from core.events import Event, queue_event
 from core.pagination import Page, PageParams
 from domain.courses.repository import CourseRepository
 from domain.courses.service import CourseDetailView, CourseNotFoundError, CourseService
 from domain.documents.outline import course_outline
 from domain.goals.service import GoalService, GoalView
+from domain.notifications.service import NotificationService
 from domain.plans.calendar import busy_intervals, scheduling_rules
 from domain.plans.fallback import FallbackModule, fallback_sessions
 from domain.plans.models import PlanSession, StudyPlan
@@ -46,14 +51,17 @@ from domain.plans.schemas import (
     PlanSlotRead,
     PlanSummary,
 )
+from domain.plans.tracking import PlanTrack, PlanTracker, TrackedSlot
 from domain.reminders.schemas import ReminderCreate
 from domain.reminders.service import ReminderService
+from domain.reminders.timers import ReminderTimers
 from domain.schedule.schemas import ScheduleBlockCreate
 from domain.schedule.service import ScheduleService
 from domain.users.models import User
 
 DRAFT = "draft"
 ACCEPTED = "accepted"
+CANCELLED = "cancelled"
 # Without an end date or a goal deadline, a plan covers two weeks.
 DEFAULT_PLAN_DAYS = 14
 # Far enough ahead for a term's plan; further out, the calendar it is fitted to means little.
@@ -86,6 +94,21 @@ class PlanNotDraftError(ConflictError):
         super().__init__(
             f"This plan is {status}; only a draft can be accepted or deleted.", {"status": status}
         )
+
+
+class PlanNotActiveError(ConflictError):
+    code = "plan_not_active"
+
+    def __init__(self, status: str) -> None:
+        super().__init__(
+            f"This plan is {status}; only an accepted plan can be cancelled.", {"status": status}
+        )
+
+
+class ReplanResult(BaseModel):
+    replanned: bool
+    # Every slot of the plan with a block, after the re-plan: what the workflow follows.
+    slots: list[TrackedSlot]
 
 
 class PlanConflictsError(ConflictError):
@@ -191,10 +214,21 @@ def _utc_now() -> datetime:
 
 
 class PlanService:
-    def __init__(self, session: AsyncSession, now: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        now: Callable[[], datetime] = _utc_now,
+        *,
+        reminder_timers: ReminderTimers | None = None,
+        tracker: PlanTracker | None = None,
+    ) -> None:
+        """`reminder_timers`, `tracker`: the workflow engine's ports (None without one: the
+        plan is written, and not followed)."""
         self.session = session
         self.plans = PlanRepository(session)
         self.now = now
+        self.reminder_timers = reminder_timers
+        self.tracker = tracker
 
     async def create_draft(
         self,
@@ -293,39 +327,155 @@ class PlanService:
             raise PlanConflictsError(clashes)
         now = self.now()
         course_id = await self._linkable_course(user, plan.course_id)
-        schedule, reminders = ScheduleService(self.session), ReminderService(self.session)
         for planned in plan.sessions:
-            written = []
-            for slot in planned.slots:
-                start, end = _instant(slot["starts_at"]), _instant(slot["ends_at"])
-                block = await schedule.create(
-                    user,
-                    ScheduleBlockCreate(
-                        title=planned.title,
-                        start=start,
-                        end=end,
-                        kind="study",
-                        goal_id=plan.goal_id,
-                        course_id=course_id,
-                    ),
-                )
-                remind_at = start - timedelta(minutes=REMINDER_LEAD_MINUTES)
-                if remind_at > now:
-                    await reminders.create(
-                        user,
-                        ReminderCreate(
-                            remind_at=remind_at,
-                            message=f"{planned.title} starts in {REMINDER_LEAD_MINUTES} minutes.",
-                            schedule_block_id=block.id,
-                        ),
-                    )
-                written.append({**slot, "schedule_block_id": str(block.id)})
             # A new list: the ORM does not notice changes made inside a JSON value.
-            planned.slots = written
+            planned.slots = await self._write_slots(
+                user, plan, planned, planned.slots, course_id, now
+            )
         plan.status = ACCEPTED
         plan.accepted_at = now
         await self.session.flush()
+        if self.tracker is not None:
+            tracker, track = self.tracker, _track(plan)
+            defer_until_commit(self.session, lambda: tracker.start(track))
         return plan_read(plan)
+
+    async def _write_slots(
+        self,
+        user: User,
+        plan: StudyPlan,
+        planned: PlanSession,
+        slots: list[dict[str, Any]],
+        course_id: uuid.UUID | None,
+        now: datetime,
+    ) -> list[dict[str, Any]]:
+        """A study block per slot, and a reminder before each one still ahead."""
+        schedule = ScheduleService(self.session)
+        reminders = ReminderService(self.session, self.reminder_timers)
+        written = []
+        for slot in slots:
+            start, end = _instant(slot["starts_at"]), _instant(slot["ends_at"])
+            block = await schedule.create(
+                user,
+                ScheduleBlockCreate(
+                    title=planned.title,
+                    start=start,
+                    end=end,
+                    kind="study",
+                    goal_id=plan.goal_id,
+                    course_id=course_id,
+                ),
+            )
+            remind_at = start - timedelta(minutes=REMINDER_LEAD_MINUTES)
+            if remind_at > now:
+                await reminders.create(
+                    user,
+                    ReminderCreate(
+                        remind_at=remind_at,
+                        message=f"{planned.title} starts in {REMINDER_LEAD_MINUTES} minutes.",
+                        schedule_block_id=block.id,
+                    ),
+                )
+            written.append({**slot, "schedule_block_id": str(block.id)})
+        return written
+
+    async def cancel(self, user: User, plan_id: uuid.UUID) -> PlanRead:
+        """Stops an accepted plan: its sessions still ahead leave the schedule (with their
+        reminders), the past ones stay, and its workflow ends."""
+        plan = await self._owned(user, plan_id, for_update=True)
+        if plan.status != ACCEPTED:
+            raise PlanNotActiveError(plan.status)
+        await self._remove_future_slots(user, plan, self.now())
+        plan.status = CANCELLED
+        await self.session.flush()
+        if self.tracker is not None:
+            tracker = self.tracker
+            defer_until_commit(self.session, lambda: tracker.cancel(plan_id))
+        return plan_read(plan)
+
+    async def _remove_future_slots(
+        self, user: User, plan: StudyPlan, now: datetime, also: frozenset[str] = frozenset()
+    ) -> dict[int, int]:
+        """Deletes the blocks of slots starting after `now` (and of the slots whose block ids
+        are in `also`), with their reminders; returns the minutes taken off each session."""
+        schedule = ScheduleService(self.session)
+        removed: dict[int, int] = {}
+        for planned in plan.sessions:
+            kept = []
+            for slot in planned.slots:
+                block_id = slot.get("schedule_block_id")
+                start, end = _instant(slot["starts_at"]), _instant(slot["ends_at"])
+                if block_id is not None and (start > now or block_id in also):
+                    # Already gone when the student deleted the block.
+                    with contextlib.suppress(NotFoundError):
+                        await schedule.delete(user, uuid.UUID(block_id))
+                    minutes = int((end - start).total_seconds() // 60)
+                    removed[planned.position] = removed.get(planned.position, 0) + minutes
+                else:
+                    kept.append(slot)
+            planned.slots = kept
+        return removed
+
+    async def replan(self, plan_id: uuid.UUID, missed_block_ids: list[uuid.UUID]) -> ReplanResult:
+        """After missed sessions: the missed and the future sittings are placed again by the
+        scheduler in the calendar as it is now (from now to the plan's end), written as new
+        blocks and reminders, and proved; the student is told what changed and why. For the
+        plan's workflow, which acts for the plan's owner."""
+        plan = await self.plans.get(plan_id, for_update=True)
+        if plan is None or plan.status != ACCEPTED:
+            return ReplanResult(replanned=False, slots=[])
+        user = await self.session.get(User, plan.user_id)
+        assert user is not None  # the plan's foreign key
+        now = self.now()
+        owed = await self._remove_future_slots(
+            user, plan, now, frozenset(str(block_id) for block_id in missed_block_ids)
+        )
+        sessions = [planned for planned in plan.sessions if owed.get(planned.position)]
+        if not sessions:
+            return ReplanResult(replanned=False, slots=_tracked_slots(plan))
+        await self.session.flush()
+        zone = ZoneInfo(user.timezone)
+        today = now.astimezone(zone).date()
+        end = max(plan.end_date, today)
+        rules = scheduling_rules(user, today, end, now)
+        busy = await busy_intervals(self.session, user, today, end)
+        requests = [SessionRequest(p.title, owed[p.position]) for p in sessions]
+        placement = place_sessions(requests, busy, rules)
+        course_id = await self._linkable_course(user, plan.course_id)
+        for index, planned in enumerate(sessions):
+            fresh = _slots_json(placement.slots, index)
+            planned.slots = [
+                *planned.slots,
+                *await self._write_slots(user, plan, planned, fresh, course_id, now),
+            ]
+        plan.proof = _proof_json(placement.proof)
+        plan.fits = placement.proof.fits
+        await self.session.flush()
+        read = plan_read(plan)
+        moved = sum(len(_slots_json(placement.slots, i)) for i in range(len(sessions)))
+        body = (
+            f"You missed {len(missed_block_ids)} session(s) of {plan.title}, so the "
+            f"{sum(owed.values())} minutes still to do were placed again in your free time: "
+            f"{moved} sitting(s)"
+            + (
+                "."
+                if placement.proof.fits
+                else f", {placement.proof.minutes_short} minutes "
+                "short: not everything fits before the plan ends."
+            )
+        )
+        await NotificationService(self.session).notify(
+            user.id, "plan", "Your plan was re-planned", body, data={"plan_id": str(plan.id)}
+        )
+        queue_event(
+            self.session,
+            Event(user.id, "plans", "plan.updated", read.model_dump(mode="json")),
+        )
+        return ReplanResult(replanned=True, slots=_tracked_slots(plan))
+
+    async def accepted_plan_ids(self, goal_id: uuid.UUID) -> list[uuid.UUID]:
+        """The goal's plans being followed (progress on the goal goes to their workflows)."""
+        return await self.plans.accepted_for_goal(goal_id)
 
     async def delete(self, user: User, plan_id: uuid.UUID) -> None:
         plan = await self._owned(user, plan_id, for_update=True)
@@ -533,6 +683,32 @@ def _fallback_reason(exc: LLMProviderError | LLMUnavailableError) -> str:
 def _require_draft(plan: StudyPlan) -> None:
     if plan.status != DRAFT:
         raise PlanNotDraftError(plan.status)
+
+
+def _tracked_slots(plan: StudyPlan) -> list[TrackedSlot]:
+    slots = [
+        TrackedSlot(
+            block_id=uuid.UUID(slot["schedule_block_id"]),
+            start=_instant(slot["starts_at"]),
+            end=_instant(slot["ends_at"]),
+        )
+        for planned in plan.sessions
+        for slot in planned.slots
+        if slot.get("schedule_block_id")
+    ]
+    return sorted(slots, key=lambda slot: slot.start)
+
+
+def _track(plan: StudyPlan) -> PlanTrack:
+    """The accepted plan as its workflow follows it: until the end of its last day."""
+    zone = ZoneInfo(plan.timezone)
+    ends_at = datetime.combine(plan.end_date + timedelta(days=1), time(0), tzinfo=zone)
+    return PlanTrack(
+        plan_id=plan.id,
+        user_id=plan.user_id,
+        slots=_tracked_slots(plan),
+        ends_at=ends_at.astimezone(UTC),
+    )
 
 
 def _instant(value: str) -> datetime:

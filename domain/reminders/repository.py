@@ -1,4 +1,5 @@
 import uuid
+from datetime import datetime
 
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,9 +14,24 @@ class ReminderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get_owned(self, user_id: uuid.UUID, reminder_id: uuid.UUID) -> Reminder | None:
+    async def get_owned(
+        self, user_id: uuid.UUID, reminder_id: uuid.UUID, *, for_update: bool = False
+    ) -> Reminder | None:
         statement = select(Reminder).where(Reminder.id == reminder_id, Reminder.user_id == user_id)
+        if for_update:
+            statement = statement.with_for_update()
         return (await self.session.scalars(statement)).one_or_none()
+
+    async def get(self, reminder_id: uuid.UUID, *, for_update: bool = False) -> Reminder | None:
+        """Whoever owns it: for the delivery, which acts for the owner."""
+        statement = select(Reminder).where(Reminder.id == reminder_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.scalars(statement)).one_or_none()
+
+    async def pending(self) -> list[tuple[uuid.UUID, datetime]]:
+        statement = select(Reminder.id, Reminder.remind_at).where(Reminder.status == "pending")
+        return [(row.id, row.remind_at) for row in await self.session.execute(statement)]
 
     async def page(
         self, user_id: uuid.UUID, status: str | None, params: PageParams
@@ -29,10 +45,6 @@ class ReminderRepository:
         self.session.add(reminder)
         await self.session.flush()
         return reminder
-
-    async def delete(self, reminder: Reminder) -> None:
-        await self.session.delete(reminder)
-        await self.session.flush()
 
     async def block_owned_by(self, user_id: uuid.UUID, block_id: uuid.UUID) -> bool:
         statement = select(

@@ -34,6 +34,24 @@ class ReminderCreate(StrictModel):
         return self
 
 
+class ReminderUpdate(StrictModel):
+    """Move a pending reminder or change what it says; absent fields stay as they are."""
+
+    remind_at: SupportedDatetime | None = None
+    message: Message | None = None
+
+
+DeliveryOutcome = Literal["delivered", "already_done", "not_due", "missing"]
+
+
+class DeliveryResult(BaseModel):
+    """What one delivery attempt found. `not_due`: the reminder was moved later than the timer
+    that fired knew; `remind_at` says when it is due now."""
+
+    outcome: DeliveryOutcome
+    remind_at: datetime | None = None
+
+
 class ReminderRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -3,10 +3,38 @@ from datetime import datetime, time
 from typing import Annotated, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 from core.schemas import StrictModel
 
+
+# A wall-clock time of the user's zone. Documented as a pattern, not JSON Schema's `time`
+# format, which requires an offset that a local time does not have.
+def _no_offset(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("give a local time without an offset; the user's zone applies")
+    return value
+
+
+LocalTime = Annotated[
+    time,
+    AfterValidator(_no_offset),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+            "description": "Local time, HH:MM or HH:MM:SS (answered as HH:MM:SS).",
+        }
+    ),
+]
 MIN_PASSWORD_LENGTH = 8
 # Argon2 hashes any length, but unbounded input is a cheap way to burn CPU.
 MAX_PASSWORD_LENGTH = 128
@@ -59,6 +87,13 @@ class StudyPreferences(StrictModel):
     available_hours: list[AvailableHours] = Field(default_factory=list, max_length=7 * 8)
 
 
+class WeeklyTime(StrictModel):
+    """A time of the week in the user's zone."""
+
+    weekday: int = Field(ge=0, le=6, description="0 = Monday … 6 = Sunday")
+    time: LocalTime
+
+
 class UserRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -67,6 +102,12 @@ class UserRead(BaseModel):
     name: str | None
     timezone: str
     study_preferences: StudyPreferences
+    morning_agenda_at: LocalTime | None = Field(
+        description="Local time of the daily morning agenda notification; null: off."
+    )
+    weekly_review_at: WeeklyTime | None = Field(
+        description="Local weekday and time of the weekly review notification; null: off."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -77,6 +118,12 @@ class UserUpdate(StrictModel):
     name: DisplayName | None = None
     timezone: TimeZoneName | None = None
     study_preferences: StudyPreferences | None = None
+    morning_agenda_at: LocalTime | None = Field(
+        default=None, description="Local time for the daily agenda; null turns it off."
+    )
+    weekly_review_at: WeeklyTime | None = Field(
+        default=None, description="Local weekday and time for the weekly review; null: off."
+    )
 
     @model_validator(mode="after")
     def _required_fields_not_null(self) -> Self:

@@ -1,15 +1,20 @@
 """Account rules: registration, profile reads and updates, always scoped to the caller."""
 
 import uuid
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.after_commit import defer_until_commit
 from core.errors import ConflictError, NotFoundError
 from core.security import hash_password_in_thread
+from domain.users.agent_jobs import AgentJobSchedules, AgentJobTimes
 from domain.users.models import User
 from domain.users.repository import UserRepository
-from domain.users.schemas import UserUpdate
+from domain.users.schemas import UserUpdate, WeeklyTime
+
+_JOB_FIELDS = frozenset({"morning_agenda_at", "weekly_review_at", "timezone"})
 
 
 class EmailTakenError(ConflictError):
@@ -23,10 +28,29 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def agent_job_times(user: User) -> AgentJobTimes:
+    weekly = user.weekly_review_at
+    return AgentJobTimes(
+        user_id=user.id,
+        timezone=user.timezone,
+        morning_agenda_at=user.morning_agenda_at,
+        weekly_review_at=WeeklyTime.model_validate(weekly) if weekly else None,
+    )
+
+
+def _sync_job(schedules: AgentJobSchedules, times: AgentJobTimes) -> Callable[[], Awaitable[None]]:
+    async def sync() -> None:
+        await schedules.sync(times)
+
+    return sync
+
+
 class UserService:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, agent_jobs: AgentJobSchedules | None = None) -> None:
+        """`agent_jobs` None: no workflow engine is configured; job times are stored only."""
         self.session = session
         self.users = UserRepository(session)
+        self.agent_jobs = agent_jobs
 
     async def register(self, email: str, password: str, name: str | None) -> User:
         email = normalise_email(email)
@@ -56,8 +80,15 @@ class UserService:
             user.timezone = changes.timezone
         if changes.study_preferences is not None:
             user.study_preferences = changes.study_preferences.model_dump(mode="json")
+        if "morning_agenda_at" in changes.model_fields_set:
+            user.morning_agenda_at = changes.morning_agenda_at
+        if "weekly_review_at" in changes.model_fields_set:
+            weekly = changes.weekly_review_at
+            user.weekly_review_at = weekly.model_dump(mode="json") if weekly else None
         await self.session.flush()
         await self.session.refresh(user)
+        if self.agent_jobs is not None and changes.model_fields_set & _JOB_FIELDS:
+            defer_until_commit(self.session, _sync_job(self.agent_jobs, agent_job_times(user)))
         return user
 
     async def set_role(self, email: str, role: str) -> User:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.security import TokenCodec
 from domain.conversations.models import Conversation
 from domain.evals.models import EvalRun
+from domain.notifications.models import Notification
 from domain.plans.models import PlanSession, StudyPlan
 from domain.users.models import User
 from tests.fixtures.assertions import assert_error
@@ -71,11 +72,14 @@ CASES = [
     Case("PATCH", "/schedule/{block_id}/occurrences/{original_start}", {"title": "Moved"}),
     Case("DELETE", "/schedule/{block_id}/occurrences/{original_start}"),
     Case("GET", "/reminders/{reminder_id}"),
+    Case("PATCH", "/reminders/{reminder_id}", {"message": "Mine now"}),
     Case("DELETE", "/reminders/{reminder_id}"),
+    Case("POST", "/notifications/{notification_id}/read"),
     Case("GET", "/ai/conversations/{conversation_id}"),
     Case("DELETE", "/ai/conversations/{conversation_id}"),
     Case("GET", "/plans/{plan_id}"),
     Case("POST", "/plans/{plan_id}/accept"),
+    Case("POST", "/plans/{plan_id}/cancel"),
     Case("DELETE", "/plans/{plan_id}"),
     # Eval runs belong to no student: anyone but an admin gets 404.
     Case("GET", "/evals/runs/{run_id}"),
@@ -119,7 +123,10 @@ async def _world_of(session: AsyncSession, owner: User) -> dict[str, str]:
         gate_failures=0,
     )
     document = await create_document(session, owner_id)
-    session.add_all([conversation, plan, eval_run])
+    notification = Notification(
+        user_id=owner_id, kind="reminder", title="Reminder", body="Mine", data={}
+    )
+    session.add_all([conversation, plan, eval_run, notification])
     await session.commit()
     return {
         "goal_id": str(goal.id),
@@ -135,6 +142,7 @@ async def _world_of(session: AsyncSession, owner: User) -> dict[str, str]:
         "conversation_id": str(conversation.id),
         "plan_id": str(plan.id),
         "run_id": str(eval_run.id),
+        "notification_id": str(notification.id),
     }
 
 

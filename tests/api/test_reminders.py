@@ -149,27 +149,69 @@ async def test_another_users_reminder_is_404_and_survives(
     assert_error(
         await client.delete(f"/reminders/{reminder.id}", headers=headers), 404, "not_found"
     )
+    assert_error(
+        await client.patch(f"/reminders/{reminder.id}", headers=headers, json={"message": "x"}),
+        404,
+        "not_found",
+    )
     listing = await client.get("/reminders", headers=headers)
     assert listing.json() == {"items": [], "next_cursor": None}
     assert await db_session.get(Reminder, reminder.id, populate_existing=True) is not None
 
 
-async def test_deleting_a_reminder(
+async def test_deleting_a_reminder_cancels_it_and_keeps_it(
     client: httpx.AsyncClient, db_session: AsyncSession, codec: TokenCodec
 ) -> None:
     user = await create_user(db_session)
     headers = auth_headers(codec, user)
     reminder = await create_reminder(db_session, user, REMIND_AT)
     kept = await create_reminder(db_session, user, REMIND_AT)
+    sent = await create_reminder(db_session, user, REMIND_AT, status="sent", sent_at=REMIND_AT)
     response = await client.delete(f"/reminders/{reminder.id}", headers=headers)
     assert response.status_code == 204
     assert response.content == b""
-    assert_error(await client.get(f"/reminders/{reminder.id}", headers=headers), 404, "not_found")
+    cancelled = await client.get(f"/reminders/{reminder.id}", headers=headers)
+    assert cancelled.json()["status"] == "cancelled"
+    # Again: nothing changes; a cancelled or sent reminder cannot be moved; a sent one stays.
+    assert (await client.delete(f"/reminders/{reminder.id}", headers=headers)).status_code == 204
     assert_error(
-        await client.delete(f"/reminders/{reminder.id}", headers=headers), 404, "not_found"
+        await client.patch(f"/reminders/{reminder.id}", headers=headers, json={"message": "x"}),
+        409,
+        "reminder_not_pending",
     )
-    assert (await client.get(f"/reminders/{kept.id}", headers=headers)).status_code == 200
-    assert await _count(db_session) == 1
+    assert_error(
+        await client.delete(f"/reminders/{sent.id}", headers=headers), 409, "reminder_not_pending"
+    )
+    assert (await client.get(f"/reminders/{kept.id}", headers=headers)).json()["status"] == (
+        "pending"
+    )
+    assert await _count(db_session) == 3
+
+
+async def test_patching_a_pending_reminder_moves_it_and_changes_its_message(
+    client: httpx.AsyncClient, db_session: AsyncSession, codec: TokenCodec
+) -> None:
+    user = await create_user(db_session)
+    headers = auth_headers(codec, user)
+    reminder = await create_reminder(db_session, user, REMIND_AT)
+    moved = await client.patch(
+        f"/reminders/{reminder.id}",
+        headers=headers,
+        json={"remind_at": "2025-06-11T09:30:00+02:00", "message": " Bring notes "},
+    )
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["remind_at"], moved.json()["message"]) == (
+        "2025-06-11T07:30:00Z",
+        "Bring notes",
+    )
+    assert (moved.json()["status"]) == "pending"
+    only_message = await client.patch(
+        f"/reminders/{reminder.id}", headers=headers, json={"message": "Bring pens"}
+    )
+    assert only_message.json()["remind_at"] == "2025-06-11T07:30:00Z"
+    for bad in ({"remind_at": "2025-06-11T09:30:00"}, {"message": ""}, {"surprise": 1}):
+        response = await client.patch(f"/reminders/{reminder.id}", headers=headers, json=bad)
+        assert_error(response, 422, "validation_error")
 
 
 async def test_reminders_are_paginated_newest_first_and_filter_by_status(
@@ -230,6 +272,7 @@ async def test_every_reminder_route_requires_a_token(client: httpx.AsyncClient) 
         ("GET", "/reminders"),
         ("POST", "/reminders"),
         ("GET", f"/reminders/{reminder_id}"),
+        ("PATCH", f"/reminders/{reminder_id}"),
         ("DELETE", f"/reminders/{reminder_id}"),
     ):
         assert_error(await client.request(method, url, json={}), 401, "unauthorized")

@@ -125,3 +125,31 @@ async def test_system_zone_files_are_not_time_zones(
             f"/users/{user.id}", headers=auth_headers(codec, user), json={"timezone": name}
         )
         assert_error(response, 422, "validation_error")
+
+
+async def test_agent_job_times_are_set_validated_and_cleared(
+    client: httpx.AsyncClient, db_session: AsyncSession, codec: TokenCodec
+) -> None:
+    user = await create_user(db_session)
+    headers = auth_headers(codec, user)
+    fresh = await client.get(f"/users/{user.id}", headers=headers)
+    assert (fresh.json()["morning_agenda_at"], fresh.json()["weekly_review_at"]) == (None, None)
+    both = {"morning_agenda_at": "07:30", "weekly_review_at": {"weekday": 4, "time": "17:00"}}
+    response = await client.patch(f"/users/{user.id}", headers=headers, json=both)
+    assert response.status_code == 200, response.text
+    assert response.json()["morning_agenda_at"] == "07:30:00"
+    assert response.json()["weekly_review_at"] == {"weekday": 4, "time": "17:00:00"}
+    for bad in (
+        {"morning_agenda_at": "25:00"},
+        {"weekly_review_at": {"weekday": 7, "time": "17:00"}},
+        {"weekly_review_at": {"weekday": 1}},
+        {"weekly_review_at": {"weekday": 1, "time": "17:00", "extra": True}},
+        {"morning_agenda_at": "07:30:00+02:00"},
+    ):
+        rejected = await client.patch(f"/users/{user.id}", headers=headers, json=bad)
+        assert rejected.status_code == 422, bad
+    # Left out: unchanged; null: off.
+    kept = await client.patch(f"/users/{user.id}", headers=headers, json={"name": "Ada"})
+    assert kept.json()["weekly_review_at"] == {"weekday": 4, "time": "17:00:00"}
+    off = await client.patch(f"/users/{user.id}", headers=headers, json={"weekly_review_at": None})
+    assert (off.json()["morning_agenda_at"], off.json()["weekly_review_at"]) == ("07:30:00", None)

@@ -31,9 +31,14 @@ def test_two_stacks_run_side_by_side_stop_cleanly_and_keep_their_data(workdir: P
     first = Stack(workdir / "a", free_port(), STUDYPILOT_WORKERS="2")
     second = Stack(workdir / "b", free_port(), STUDYPILOT_WORKERS="1")
     try:
-        assert first.wait_healthy() == {"status": "ok", "components": {"database": "ok"}}
+        health = first.wait_healthy()
+        assert (health["status"], health["components"]) == (
+            "ok",
+            {"database": "ok", "temporal": "ok"},
+        )
         second.wait_healthy()
         assert first.postgres_port != second.postgres_port
+        assert first.temporal_port != second.temporal_port
         workers = _api_workers(first)
         assert len(workers) == 2
 
@@ -51,11 +56,13 @@ def test_two_stacks_run_side_by_side_stop_cleanly_and_keep_their_data(workdir: P
     for stack in (first, second):
         assert not port_open(stack.port)
         assert not port_open(stack.postgres_port), "the embedded Postgres outlived the stack"
+        assert not port_open(stack.temporal_port), "the embedded Temporal outlived the stack"
 
     again = Stack(workdir / "a", first.port)
     try:
         again.wait_healthy()
         assert again.postgres_port == first.postgres_port
+        assert again.temporal_port == first.temporal_port
         assert httpx.post(f"{again.base}/auth/login", json=account).status_code == 200
     finally:
         assert again.stop() == 0

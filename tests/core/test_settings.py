@@ -58,3 +58,20 @@ def test_the_test_settings_ignore_the_environment_and_dotenv(
     assert settings.openai_base_url is None
     assert settings.redis_url is None
     assert settings.env == "test"
+
+
+def test_temporal_settings_are_read_and_the_test_settings_leave_them_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "temporal.example.com:7233")
+    monkeypatch.setenv("TEMPORAL_NAMESPACE", "studypilot.abc12")
+    monkeypatch.setenv("TEMPORAL_API_KEY", "key")
+    settings = Settings()
+    assert (settings.temporal_address, settings.temporal_namespace) == (
+        "temporal.example.com:7233",
+        "studypilot.abc12",
+    )
+    assert settings.temporal_configured
+    assert settings.temporal_api_key is not None
+    isolated = test_settings("postgresql+asyncpg://u:p@127.0.0.1/test", Path("unused-documents"))
+    assert isolated.temporal_address is None

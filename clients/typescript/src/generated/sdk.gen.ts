@@ -2,7 +2,7 @@
 
 import { type Client, formDataBodySerializer, type Options as Options2, type TDataShape } from './client';
 import { client } from './client.gen';
-import type { AiChatData, AiChatErrors, AiChatResponses, AiCreatePlanData, AiCreatePlanErrors, AiCreatePlanResponses, AiDeleteConversationData, AiDeleteConversationErrors, AiDeleteConversationResponses, AiGetConversationData, AiGetConversationErrors, AiGetConversationResponses, AiListConversationsData, AiListConversationsErrors, AiListConversationsResponses, AiRecommendResourcesData, AiRecommendResourcesErrors, AiRecommendResourcesResponses, AiStatusData, AiStatusErrors, AiStatusResponses, AiSummariseData, AiSummariseErrors, AiSummariseResponses, AuthLoginData, AuthLoginErrors, AuthLoginResponses, AuthLogoutData, AuthLogoutErrors, AuthLogoutResponses, AuthMeData, AuthMeErrors, AuthMeResponses, AuthRefreshData, AuthRefreshErrors, AuthRefreshResponses, AuthRegisterData, AuthRegisterErrors, AuthRegisterResponses, CoursesAddModuleData, CoursesAddModuleErrors, CoursesAddModuleResponses, CoursesCompleteModuleData, CoursesCompleteModuleErrors, CoursesCompleteModuleResponses, CoursesCreateCourseData, CoursesCreateCourseErrors, CoursesCreateCourseResponses, CoursesEnrollData, CoursesEnrollErrors, CoursesEnrollResponses, CoursesGetCourseData, CoursesGetCourseErrors, CoursesGetCourseResponses, CoursesListCoursesData, CoursesListCoursesErrors, CoursesListCoursesResponses, CoursesReorderModulesData, CoursesReorderModulesErrors, CoursesReorderModulesResponses, CoursesUpdateCourseData, CoursesUpdateCourseErrors, CoursesUpdateCourseResponses, CoursesUpdateModuleData, CoursesUpdateModuleErrors, CoursesUpdateModuleResponses, DocumentsDeleteDocumentData, DocumentsDeleteDocumentErrors, DocumentsDeleteDocumentResponses, DocumentsGetDocumentContentData, DocumentsGetDocumentContentErrors, DocumentsGetDocumentContentResponses, DocumentsGetDocumentData, DocumentsGetDocumentErrors, DocumentsGetDocumentResponses, DocumentsListDocumentsData, DocumentsListDocumentsErrors, DocumentsListDocumentsResponses, DocumentsUploadDocumentData, DocumentsUploadDocumentErrors, DocumentsUploadDocumentResponses, EvalsCompareRunsData, EvalsCompareRunsErrors, EvalsCompareRunsResponses, EvalsGetRunData, EvalsGetRunErrors, EvalsGetRunResponses, EvalsListRunsData, EvalsListRunsErrors, EvalsListRunsResponses, GoalsCreateGoalData, GoalsCreateGoalErrors, GoalsCreateGoalResponses, GoalsDeleteGoalData, GoalsDeleteGoalErrors, GoalsDeleteGoalResponses, GoalsGetGoalData, GoalsGetGoalErrors, GoalsGetGoalResponses, GoalsListGoalsData, GoalsListGoalsErrors, GoalsListGoalsResponses, GoalsListProgressData, GoalsListProgressErrors, GoalsListProgressResponses, GoalsRecordProgressData, GoalsRecordProgressErrors, GoalsRecordProgressResponses, GoalsUpdateGoalData, GoalsUpdateGoalErrors, GoalsUpdateGoalResponses, HealthData, HealthErrors, HealthResponses, NotesCreateNoteData, NotesCreateNoteErrors, NotesCreateNoteResponses, NotesDeleteNoteData, NotesDeleteNoteErrors, NotesDeleteNoteResponses, NotesGetNoteData, NotesGetNoteErrors, NotesGetNoteResponses, NotesListNotesData, NotesListNotesErrors, NotesListNotesResponses, NotesUpdateNoteData, NotesUpdateNoteErrors, NotesUpdateNoteResponses, PlansAcceptPlanData, PlansAcceptPlanErrors, PlansAcceptPlanResponses, PlansDeletePlanData, PlansDeletePlanErrors, PlansDeletePlanResponses, PlansGetPlanData, PlansGetPlanErrors, PlansGetPlanResponses, PlansListPlansData, PlansListPlansErrors, PlansListPlansResponses, RealtimeIssueTicketData, RealtimeIssueTicketErrors, RealtimeIssueTicketResponses, RealtimeSchemaData, RealtimeSchemaErrors, RealtimeSchemaResponses, RemindersCreateReminderData, RemindersCreateReminderErrors, RemindersCreateReminderResponses, RemindersDeleteReminderData, RemindersDeleteReminderErrors, RemindersDeleteReminderResponses, RemindersGetReminderData, RemindersGetReminderErrors, RemindersGetReminderResponses, RemindersListRemindersData, RemindersListRemindersErrors, RemindersListRemindersResponses, ResourcesCreateResourceData, ResourcesCreateResourceErrors, ResourcesCreateResourceResponses, ResourcesDeleteResourceData, ResourcesDeleteResourceErrors, ResourcesDeleteResourceResponses, ResourcesGetResourceData, ResourcesGetResourceErrors, ResourcesGetResourceResponses, ResourcesListResourcesData, ResourcesListResourcesErrors, ResourcesListResourcesResponses, ResourcesUpdateResourceData, ResourcesUpdateResourceErrors, ResourcesUpdateResourceResponses, ScheduleCancelOccurrenceData, ScheduleCancelOccurrenceErrors, ScheduleCancelOccurrenceResponses, ScheduleCreateBlockData, ScheduleCreateBlockErrors, ScheduleCreateBlockResponses, ScheduleDeleteBlockData, ScheduleDeleteBlockErrors, ScheduleDeleteBlockResponses, ScheduleGetBlockData, ScheduleGetBlockErrors, ScheduleGetBlockResponses, ScheduleListScheduleData, ScheduleListScheduleErrors, ScheduleListScheduleResponses, ScheduleUpdateBlockData, ScheduleUpdateBlockErrors, ScheduleUpdateBlockResponses, ScheduleUpdateOccurrenceData, ScheduleUpdateOccurrenceErrors, ScheduleUpdateOccurrenceResponses, SearchData, SearchErrors, SearchResponses, UsersGetUserData, UsersGetUserErrors, UsersGetUserResponses, UsersUpdateUserData, UsersUpdateUserErrors, UsersUpdateUserResponses, VoiceListVoiceSessionsData, VoiceListVoiceSessionsErrors, VoiceListVoiceSessionsResponses, VoiceLivekitWebhookData, VoiceLivekitWebhookErrors, VoiceLivekitWebhookResponses, VoiceStartVoiceSessionData, VoiceStartVoiceSessionErrors, VoiceStartVoiceSessionResponses } from './types.gen';
+import type { AiChatData, AiChatErrors, AiChatResponses, AiCreatePlanData, AiCreatePlanErrors, AiCreatePlanResponses, AiDeleteConversationData, AiDeleteConversationErrors, AiDeleteConversationResponses, AiGetConversationData, AiGetConversationErrors, AiGetConversationResponses, AiListConversationsData, AiListConversationsErrors, AiListConversationsResponses, AiRecommendResourcesData, AiRecommendResourcesErrors, AiRecommendResourcesResponses, AiStatusData, AiStatusErrors, AiStatusResponses, AiSummariseData, AiSummariseErrors, AiSummariseResponses, AuthLoginData, AuthLoginErrors, AuthLoginResponses, AuthLogoutData, AuthLogoutErrors, AuthLogoutResponses, AuthMeData, AuthMeErrors, AuthMeResponses, AuthRefreshData, AuthRefreshErrors, AuthRefreshResponses, AuthRegisterData, AuthRegisterErrors, AuthRegisterResponses, CoursesAddModuleData, CoursesAddModuleErrors, CoursesAddModuleResponses, CoursesCompleteModuleData, CoursesCompleteModuleErrors, CoursesCompleteModuleResponses, CoursesCreateCourseData, CoursesCreateCourseErrors, CoursesCreateCourseResponses, CoursesEnrollData, CoursesEnrollErrors, CoursesEnrollResponses, CoursesGetCourseData, CoursesGetCourseErrors, CoursesGetCourseResponses, CoursesListCoursesData, CoursesListCoursesErrors, CoursesListCoursesResponses, CoursesReorderModulesData, CoursesReorderModulesErrors, CoursesReorderModulesResponses, CoursesUpdateCourseData, CoursesUpdateCourseErrors, CoursesUpdateCourseResponses, CoursesUpdateModuleData, CoursesUpdateModuleErrors, CoursesUpdateModuleResponses, DocumentsDeleteDocumentData, DocumentsDeleteDocumentErrors, DocumentsDeleteDocumentResponses, DocumentsGetDocumentContentData, DocumentsGetDocumentContentErrors, DocumentsGetDocumentContentResponses, DocumentsGetDocumentData, DocumentsGetDocumentErrors, DocumentsGetDocumentResponses, DocumentsListDocumentsData, DocumentsListDocumentsErrors, DocumentsListDocumentsResponses, DocumentsUploadDocumentData, DocumentsUploadDocumentErrors, DocumentsUploadDocumentResponses, EvalsCompareRunsData, EvalsCompareRunsErrors, EvalsCompareRunsResponses, EvalsGetRunData, EvalsGetRunErrors, EvalsGetRunResponses, EvalsListRunsData, EvalsListRunsErrors, EvalsListRunsResponses, GoalsCreateGoalData, GoalsCreateGoalErrors, GoalsCreateGoalResponses, GoalsDeleteGoalData, GoalsDeleteGoalErrors, GoalsDeleteGoalResponses, GoalsGetGoalData, GoalsGetGoalErrors, GoalsGetGoalResponses, GoalsListGoalsData, GoalsListGoalsErrors, GoalsListGoalsResponses, GoalsListProgressData, GoalsListProgressErrors, GoalsListProgressResponses, GoalsRecordProgressData, GoalsRecordProgressErrors, GoalsRecordProgressResponses, GoalsUpdateGoalData, GoalsUpdateGoalErrors, GoalsUpdateGoalResponses, HealthData, HealthErrors, HealthResponses, NotesCreateNoteData, NotesCreateNoteErrors, NotesCreateNoteResponses, NotesDeleteNoteData, NotesDeleteNoteErrors, NotesDeleteNoteResponses, NotesGetNoteData, NotesGetNoteErrors, NotesGetNoteResponses, NotesListNotesData, NotesListNotesErrors, NotesListNotesResponses, NotesUpdateNoteData, NotesUpdateNoteErrors, NotesUpdateNoteResponses, NotificationsListNotificationsData, NotificationsListNotificationsErrors, NotificationsListNotificationsResponses, NotificationsReadAllNotificationsData, NotificationsReadAllNotificationsErrors, NotificationsReadAllNotificationsResponses, NotificationsReadNotificationData, NotificationsReadNotificationErrors, NotificationsReadNotificationResponses, PlansAcceptPlanData, PlansAcceptPlanErrors, PlansAcceptPlanResponses, PlansCancelPlanData, PlansCancelPlanErrors, PlansCancelPlanResponses, PlansDeletePlanData, PlansDeletePlanErrors, PlansDeletePlanResponses, PlansGetPlanData, PlansGetPlanErrors, PlansGetPlanResponses, PlansListPlansData, PlansListPlansErrors, PlansListPlansResponses, RealtimeIssueTicketData, RealtimeIssueTicketErrors, RealtimeIssueTicketResponses, RealtimeSchemaData, RealtimeSchemaErrors, RealtimeSchemaResponses, RemindersCancelReminderData, RemindersCancelReminderErrors, RemindersCancelReminderResponses, RemindersCreateReminderData, RemindersCreateReminderErrors, RemindersCreateReminderResponses, RemindersGetReminderData, RemindersGetReminderErrors, RemindersGetReminderResponses, RemindersListRemindersData, RemindersListRemindersErrors, RemindersListRemindersResponses, RemindersUpdateReminderData, RemindersUpdateReminderErrors, RemindersUpdateReminderResponses, ResourcesCreateResourceData, ResourcesCreateResourceErrors, ResourcesCreateResourceResponses, ResourcesDeleteResourceData, ResourcesDeleteResourceErrors, ResourcesDeleteResourceResponses, ResourcesGetResourceData, ResourcesGetResourceErrors, ResourcesGetResourceResponses, ResourcesListResourcesData, ResourcesListResourcesErrors, ResourcesListResourcesResponses, ResourcesUpdateResourceData, ResourcesUpdateResourceErrors, ResourcesUpdateResourceResponses, ScheduleCancelOccurrenceData, ScheduleCancelOccurrenceErrors, ScheduleCancelOccurrenceResponses, ScheduleCreateBlockData, ScheduleCreateBlockErrors, ScheduleCreateBlockResponses, ScheduleDeleteBlockData, ScheduleDeleteBlockErrors, ScheduleDeleteBlockResponses, ScheduleGetBlockData, ScheduleGetBlockErrors, ScheduleGetBlockResponses, ScheduleListScheduleData, ScheduleListScheduleErrors, ScheduleListScheduleResponses, ScheduleUpdateBlockData, ScheduleUpdateBlockErrors, ScheduleUpdateBlockResponses, ScheduleUpdateOccurrenceData, ScheduleUpdateOccurrenceErrors, ScheduleUpdateOccurrenceResponses, SearchData, SearchErrors, SearchResponses, UsersGetUserData, UsersGetUserErrors, UsersGetUserResponses, UsersUpdateUserData, UsersUpdateUserErrors, UsersUpdateUserResponses, VoiceListVoiceSessionsData, VoiceListVoiceSessionsErrors, VoiceListVoiceSessionsResponses, VoiceLivekitWebhookData, VoiceLivekitWebhookErrors, VoiceLivekitWebhookResponses, VoiceStartVoiceSessionData, VoiceStartVoiceSessionErrors, VoiceStartVoiceSessionResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -92,6 +92,9 @@ export const usersGetUser = <ThrowOnError extends boolean = false>(options: Opti
 
 /**
  * Update User
+ *
+ * Setting `morning_agenda_at` / `weekly_review_at` schedules those notifications in the
+ * user's time zone; null pauses them.
  */
 export const usersUpdateUser = <ThrowOnError extends boolean = false>(options: Options<UsersUpdateUserData, ThrowOnError>) => (options.client ?? client).patch<UsersUpdateUserResponses, UsersUpdateUserErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -562,6 +565,9 @@ export const remindersListReminders = <ThrowOnError extends boolean = false>(opt
 
 /**
  * Create Reminder
+ *
+ * Creates a pending reminder and starts its delivery workflow: at `remind_at` (at once when
+ * that has passed) it becomes an in-app notification and `sent`.
  */
 export const remindersCreateReminder = <ThrowOnError extends boolean = false>(options: Options<RemindersCreateReminderData, ThrowOnError>) => (options.client ?? client).post<RemindersCreateReminderResponses, RemindersCreateReminderErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -574,9 +580,12 @@ export const remindersCreateReminder = <ThrowOnError extends boolean = false>(op
 });
 
 /**
- * Delete Reminder
+ * Cancel Reminder
+ *
+ * Cancels a pending reminder: it is kept with status `cancelled` and never delivered.
+ * Cancelling it again answers 204; a sent reminder answers 409 `reminder_not_pending`.
  */
-export const remindersDeleteReminder = <ThrowOnError extends boolean = false>(options: Options<RemindersDeleteReminderData, ThrowOnError>) => (options.client ?? client).delete<RemindersDeleteReminderResponses, RemindersDeleteReminderErrors, ThrowOnError>({
+export const remindersCancelReminder = <ThrowOnError extends boolean = false>(options: Options<RemindersCancelReminderData, ThrowOnError>) => (options.client ?? client).delete<RemindersCancelReminderResponses, RemindersCancelReminderErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/reminders/{reminder_id}',
     ...options
@@ -592,6 +601,22 @@ export const remindersGetReminder = <ThrowOnError extends boolean = false>(optio
 });
 
 /**
+ * Update Reminder
+ *
+ * Moves a pending reminder (its timer moves with it) or changes its message. 409
+ * `reminder_not_pending` once it was sent or cancelled.
+ */
+export const remindersUpdateReminder = <ThrowOnError extends boolean = false>(options: Options<RemindersUpdateReminderData, ThrowOnError>) => (options.client ?? client).patch<RemindersUpdateReminderResponses, RemindersUpdateReminderErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/reminders/{reminder_id}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
  * Search
  *
  * Notes, resources and document passages together, best first, each with its citation.
@@ -599,6 +624,39 @@ export const remindersGetReminder = <ThrowOnError extends boolean = false>(optio
 export const search = <ThrowOnError extends boolean = false>(options?: Options<SearchData, ThrowOnError>) => (options?.client ?? client).get<SearchResponses, SearchErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/search',
+    ...options
+});
+
+/**
+ * List Notifications
+ *
+ * The caller's notifications, newest first.
+ */
+export const notificationsListNotifications = <ThrowOnError extends boolean = false>(options?: Options<NotificationsListNotificationsData, ThrowOnError>) => (options?.client ?? client).get<NotificationsListNotificationsResponses, NotificationsListNotificationsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/notifications',
+    ...options
+});
+
+/**
+ * Read All Notifications
+ *
+ * Mark every unread notification of the caller read; answers how many were.
+ */
+export const notificationsReadAllNotifications = <ThrowOnError extends boolean = false>(options?: Options<NotificationsReadAllNotificationsData, ThrowOnError>) => (options?.client ?? client).post<NotificationsReadAllNotificationsResponses, NotificationsReadAllNotificationsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/notifications/read-all',
+    ...options
+});
+
+/**
+ * Read Notification
+ *
+ * Mark one notification read (idempotent).
+ */
+export const notificationsReadNotification = <ThrowOnError extends boolean = false>(options: Options<NotificationsReadNotificationData, ThrowOnError>) => (options.client ?? client).post<NotificationsReadNotificationResponses, NotificationsReadNotificationErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/notifications/{notification_id}/read',
     ...options
 });
 
@@ -715,6 +773,8 @@ export const plansDeletePlan = <ThrowOnError extends boolean = false>(options: O
 
 /**
  * Get Plan
+ *
+ * The plan; once accepted, with `tracking` from the workflow that follows it.
  */
 export const plansGetPlan = <ThrowOnError extends boolean = false>(options: Options<PlansGetPlanData, ThrowOnError>) => (options.client ?? client).get<PlansGetPlanResponses, PlansGetPlanErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -726,12 +786,26 @@ export const plansGetPlan = <ThrowOnError extends boolean = false>(options: Opti
  * Accept Plan
  *
  * Adds one study block per slot to your schedule, with a reminder 15 minutes before each
- * slot still ahead. 409 `plan_conflicts` (nothing written) when a slot is no longer free;
- * 409 `plan_not_draft` when the plan was already accepted.
+ * slot still ahead, and starts following the plan: progress on its goal, missed sessions
+ * (then a re-plan of what is owed, with a notification), until its last day. 409
+ * `plan_conflicts` (nothing written) when a slot is no longer free; 409 `plan_not_draft` when
+ * the plan was already accepted.
  */
 export const plansAcceptPlan = <ThrowOnError extends boolean = false>(options: Options<PlansAcceptPlanData, ThrowOnError>) => (options.client ?? client).post<PlansAcceptPlanResponses, PlansAcceptPlanErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/plans/{plan_id}/accept',
+    ...options
+});
+
+/**
+ * Cancel Plan
+ *
+ * Stops following an accepted plan: its sessions still ahead (and their reminders) leave
+ * your schedule; past ones stay. 409 `plan_not_active` unless the plan is accepted.
+ */
+export const plansCancelPlan = <ThrowOnError extends boolean = false>(options: Options<PlansCancelPlanData, ThrowOnError>) => (options.client ?? client).post<PlansCancelPlanResponses, PlansCancelPlanErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/plans/{plan_id}/cancel',
     ...options
 });
 

@@ -1067,11 +1067,17 @@ export type Health = {
     /**
      * Components
      *
-     * database always; redis when REDIS_URL is set.
+     * database always; redis when REDIS_URL is set; temporal when TEMPORAL_ADDRESS is set.
      */
     components: {
         [key: string]: 'ok' | 'error';
     };
+    /**
+     * Workers
+     *
+     * With temporal: the workflow workers polling the task queue and when each last polled (their heartbeat as the Temporal server sees it). Empty: no worker runs, and reminders wait until one does.
+     */
+    workers?: Array<WorkerPoll> | null;
     /**
      * Code
      */
@@ -1423,6 +1429,46 @@ export type NoteUpdate = {
 };
 
 /**
+ * NotificationRead
+ */
+export type NotificationRead = {
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Kind
+     */
+    kind: 'reminder' | 'plan' | 'morning_agenda' | 'weekly_review';
+    /**
+     * Title
+     */
+    title: string;
+    /**
+     * Body
+     */
+    body: string;
+    /**
+     * Data
+     */
+    data: {
+        [key: string]: unknown;
+    };
+    /**
+     * Reminder Id
+     */
+    reminder_id: string | null;
+    /**
+     * Read At
+     */
+    read_at: string | null;
+    /**
+     * Created At
+     */
+    created_at: string;
+};
+
+/**
  * OccurrenceRead
  *
  * One occurrence, in the user's time zone.
@@ -1626,6 +1672,20 @@ export type PageNoteHit = {
      * Items
      */
     items: Array<NoteHit>;
+    /**
+     * Next Cursor
+     */
+    next_cursor: string | null;
+};
+
+/**
+ * Page[NotificationRead]
+ */
+export type PageNotificationRead = {
+    /**
+     * Items
+     */
+    items: Array<NotificationRead>;
     /**
      * Next Cursor
      */
@@ -1839,7 +1899,7 @@ export type PlanRead = {
     /**
      * Status
      */
-    status: 'draft' | 'accepted';
+    status: 'draft' | 'accepted' | 'cancelled';
     /**
      * Title
      */
@@ -1899,6 +1959,10 @@ export type PlanRead = {
      * Sessions
      */
     sessions: Array<PlanSessionRead>;
+    /**
+     * For an accepted or cancelled plan, from the workflow that follows it: status (active, behind, replanned, completed, cancelled), next session, minutes done vs planned. Null for a draft, or when it cannot be asked right now.
+     */
+    tracking?: PlanTracking | null;
 };
 
 /**
@@ -1978,7 +2042,7 @@ export type PlanSummary = {
     /**
      * Status
      */
-    status: 'draft' | 'accepted';
+    status: 'draft' | 'accepted' | 'cancelled';
     /**
      * Title
      */
@@ -2034,6 +2098,44 @@ export type PlanSummary = {
      * Accepted At
      */
     accepted_at: string | null;
+};
+
+/**
+ * PlanTracking
+ *
+ * The workflow's answer to `GET /plans/{id}`.
+ */
+export type PlanTracking = {
+    /**
+     * Status
+     */
+    status: 'active' | 'behind' | 'replanned' | 'completed' | 'cancelled';
+    /**
+     * Next Session At
+     *
+     * Start of the next session ahead.
+     */
+    next_session_at: string | null;
+    /**
+     * Minutes Done
+     *
+     * Minutes of progress recorded since the plan started.
+     */
+    minutes_done: number;
+    /**
+     * Minutes Planned
+     *
+     * Minutes of every session of the plan.
+     */
+    minutes_planned: number;
+    /**
+     * Missed Sessions
+     */
+    missed_sessions: number;
+    /**
+     * Replans
+     */
+    replans: number;
 };
 
 /**
@@ -2105,6 +2207,16 @@ export type ProgressRecorded = {
      * The goal with its progress including this event.
      */
     goal: GoalRead;
+};
+
+/**
+ * ReadAllResult
+ */
+export type ReadAllResult = {
+    /**
+     * Marked Read
+     */
+    marked_read: number;
 };
 
 /**
@@ -2283,6 +2395,22 @@ export type ReminderRead = {
      * Updated At
      */
     updated_at: string;
+};
+
+/**
+ * ReminderUpdate
+ *
+ * Move a pending reminder or change what it says; absent fields stay as they are.
+ */
+export type ReminderUpdate = {
+    /**
+     * Remind At
+     */
+    remind_at?: string | null;
+    /**
+     * Message
+     */
+    message?: string | null;
 };
 
 /**
@@ -3083,6 +3211,16 @@ export type UserRead = {
     timezone: string;
     study_preferences: StudyPreferences;
     /**
+     * Morning Agenda At
+     *
+     * Local time of the daily morning agenda notification; null: off.
+     */
+    morning_agenda_at: string | null;
+    /**
+     * Local weekday and time of the weekly review notification; null: off.
+     */
+    weekly_review_at: WeeklyTime | null;
+    /**
      * Created At
      */
     created_at: string;
@@ -3107,6 +3245,16 @@ export type UserUpdate = {
      */
     timezone?: 'Africa/Abidjan' | 'Africa/Accra' | 'Africa/Addis_Ababa' | 'Africa/Algiers' | 'Africa/Asmara' | 'Africa/Asmera' | 'Africa/Bamako' | 'Africa/Bangui' | 'Africa/Banjul' | 'Africa/Bissau' | 'Africa/Blantyre' | 'Africa/Brazzaville' | 'Africa/Bujumbura' | 'Africa/Cairo' | 'Africa/Casablanca' | 'Africa/Ceuta' | 'Africa/Conakry' | 'Africa/Dakar' | 'Africa/Dar_es_Salaam' | 'Africa/Djibouti' | 'Africa/Douala' | 'Africa/El_Aaiun' | 'Africa/Freetown' | 'Africa/Gaborone' | 'Africa/Harare' | 'Africa/Johannesburg' | 'Africa/Juba' | 'Africa/Kampala' | 'Africa/Khartoum' | 'Africa/Kigali' | 'Africa/Kinshasa' | 'Africa/Lagos' | 'Africa/Libreville' | 'Africa/Lome' | 'Africa/Luanda' | 'Africa/Lubumbashi' | 'Africa/Lusaka' | 'Africa/Malabo' | 'Africa/Maputo' | 'Africa/Maseru' | 'Africa/Mbabane' | 'Africa/Mogadishu' | 'Africa/Monrovia' | 'Africa/Nairobi' | 'Africa/Ndjamena' | 'Africa/Niamey' | 'Africa/Nouakchott' | 'Africa/Ouagadougou' | 'Africa/Porto-Novo' | 'Africa/Sao_Tome' | 'Africa/Timbuktu' | 'Africa/Tripoli' | 'Africa/Tunis' | 'Africa/Windhoek' | 'America/Adak' | 'America/Anchorage' | 'America/Anguilla' | 'America/Antigua' | 'America/Araguaina' | 'America/Argentina/Buenos_Aires' | 'America/Argentina/Catamarca' | 'America/Argentina/ComodRivadavia' | 'America/Argentina/Cordoba' | 'America/Argentina/Jujuy' | 'America/Argentina/La_Rioja' | 'America/Argentina/Mendoza' | 'America/Argentina/Rio_Gallegos' | 'America/Argentina/Salta' | 'America/Argentina/San_Juan' | 'America/Argentina/San_Luis' | 'America/Argentina/Tucuman' | 'America/Argentina/Ushuaia' | 'America/Aruba' | 'America/Asuncion' | 'America/Atikokan' | 'America/Atka' | 'America/Bahia' | 'America/Bahia_Banderas' | 'America/Barbados' | 'America/Belem' | 'America/Belize' | 'America/Blanc-Sablon' | 'America/Boa_Vista' | 'America/Bogota' | 'America/Boise' | 'America/Buenos_Aires' | 'America/Cambridge_Bay' | 'America/Campo_Grande' | 'America/Cancun' | 'America/Caracas' | 'America/Catamarca' | 'America/Cayenne' | 'America/Cayman' | 'America/Chicago' | 'America/Chihuahua' | 'America/Ciudad_Juarez' | 'America/Coral_Harbour' | 'America/Cordoba' | 'America/Costa_Rica' | 'America/Coyhaique' | 'America/Creston' | 'America/Cuiaba' | 'America/Curacao' | 'America/Danmarkshavn' | 'America/Dawson' | 'America/Dawson_Creek' | 'America/Denver' | 'America/Detroit' | 'America/Dominica' | 'America/Edmonton' | 'America/Eirunepe' | 'America/El_Salvador' | 'America/Ensenada' | 'America/Fort_Nelson' | 'America/Fort_Wayne' | 'America/Fortaleza' | 'America/Glace_Bay' | 'America/Godthab' | 'America/Goose_Bay' | 'America/Grand_Turk' | 'America/Grenada' | 'America/Guadeloupe' | 'America/Guatemala' | 'America/Guayaquil' | 'America/Guyana' | 'America/Halifax' | 'America/Havana' | 'America/Hermosillo' | 'America/Indiana/Indianapolis' | 'America/Indiana/Knox' | 'America/Indiana/Marengo' | 'America/Indiana/Petersburg' | 'America/Indiana/Tell_City' | 'America/Indiana/Vevay' | 'America/Indiana/Vincennes' | 'America/Indiana/Winamac' | 'America/Indianapolis' | 'America/Inuvik' | 'America/Iqaluit' | 'America/Jamaica' | 'America/Jujuy' | 'America/Juneau' | 'America/Kentucky/Louisville' | 'America/Kentucky/Monticello' | 'America/Knox_IN' | 'America/Kralendijk' | 'America/La_Paz' | 'America/Lima' | 'America/Los_Angeles' | 'America/Louisville' | 'America/Lower_Princes' | 'America/Maceio' | 'America/Managua' | 'America/Manaus' | 'America/Marigot' | 'America/Martinique' | 'America/Matamoros' | 'America/Mazatlan' | 'America/Mendoza' | 'America/Menominee' | 'America/Merida' | 'America/Metlakatla' | 'America/Mexico_City' | 'America/Miquelon' | 'America/Moncton' | 'America/Monterrey' | 'America/Montevideo' | 'America/Montreal' | 'America/Montserrat' | 'America/Nassau' | 'America/New_York' | 'America/Nipigon' | 'America/Nome' | 'America/Noronha' | 'America/North_Dakota/Beulah' | 'America/North_Dakota/Center' | 'America/North_Dakota/New_Salem' | 'America/Nuuk' | 'America/Ojinaga' | 'America/Panama' | 'America/Pangnirtung' | 'America/Paramaribo' | 'America/Phoenix' | 'America/Port-au-Prince' | 'America/Port_of_Spain' | 'America/Porto_Acre' | 'America/Porto_Velho' | 'America/Puerto_Rico' | 'America/Punta_Arenas' | 'America/Rainy_River' | 'America/Rankin_Inlet' | 'America/Recife' | 'America/Regina' | 'America/Resolute' | 'America/Rio_Branco' | 'America/Rosario' | 'America/Santa_Isabel' | 'America/Santarem' | 'America/Santiago' | 'America/Santo_Domingo' | 'America/Sao_Paulo' | 'America/Scoresbysund' | 'America/Shiprock' | 'America/Sitka' | 'America/St_Barthelemy' | 'America/St_Johns' | 'America/St_Kitts' | 'America/St_Lucia' | 'America/St_Thomas' | 'America/St_Vincent' | 'America/Swift_Current' | 'America/Tegucigalpa' | 'America/Thule' | 'America/Thunder_Bay' | 'America/Tijuana' | 'America/Toronto' | 'America/Tortola' | 'America/Vancouver' | 'America/Virgin' | 'America/Whitehorse' | 'America/Winnipeg' | 'America/Yakutat' | 'America/Yellowknife' | 'Antarctica/Casey' | 'Antarctica/Davis' | 'Antarctica/DumontDUrville' | 'Antarctica/Macquarie' | 'Antarctica/Mawson' | 'Antarctica/McMurdo' | 'Antarctica/Palmer' | 'Antarctica/Rothera' | 'Antarctica/South_Pole' | 'Antarctica/Syowa' | 'Antarctica/Troll' | 'Antarctica/Vostok' | 'Arctic/Longyearbyen' | 'Asia/Aden' | 'Asia/Almaty' | 'Asia/Amman' | 'Asia/Anadyr' | 'Asia/Aqtau' | 'Asia/Aqtobe' | 'Asia/Ashgabat' | 'Asia/Ashkhabad' | 'Asia/Atyrau' | 'Asia/Baghdad' | 'Asia/Bahrain' | 'Asia/Baku' | 'Asia/Bangkok' | 'Asia/Barnaul' | 'Asia/Beirut' | 'Asia/Bishkek' | 'Asia/Brunei' | 'Asia/Calcutta' | 'Asia/Chita' | 'Asia/Choibalsan' | 'Asia/Chongqing' | 'Asia/Chungking' | 'Asia/Colombo' | 'Asia/Dacca' | 'Asia/Damascus' | 'Asia/Dhaka' | 'Asia/Dili' | 'Asia/Dubai' | 'Asia/Dushanbe' | 'Asia/Famagusta' | 'Asia/Gaza' | 'Asia/Harbin' | 'Asia/Hebron' | 'Asia/Ho_Chi_Minh' | 'Asia/Hong_Kong' | 'Asia/Hovd' | 'Asia/Irkutsk' | 'Asia/Istanbul' | 'Asia/Jakarta' | 'Asia/Jayapura' | 'Asia/Jerusalem' | 'Asia/Kabul' | 'Asia/Kamchatka' | 'Asia/Karachi' | 'Asia/Kashgar' | 'Asia/Kathmandu' | 'Asia/Katmandu' | 'Asia/Khandyga' | 'Asia/Kolkata' | 'Asia/Krasnoyarsk' | 'Asia/Kuala_Lumpur' | 'Asia/Kuching' | 'Asia/Kuwait' | 'Asia/Macao' | 'Asia/Macau' | 'Asia/Magadan' | 'Asia/Makassar' | 'Asia/Manila' | 'Asia/Muscat' | 'Asia/Nicosia' | 'Asia/Novokuznetsk' | 'Asia/Novosibirsk' | 'Asia/Omsk' | 'Asia/Oral' | 'Asia/Phnom_Penh' | 'Asia/Pontianak' | 'Asia/Pyongyang' | 'Asia/Qatar' | 'Asia/Qostanay' | 'Asia/Qyzylorda' | 'Asia/Rangoon' | 'Asia/Riyadh' | 'Asia/Saigon' | 'Asia/Sakhalin' | 'Asia/Samarkand' | 'Asia/Seoul' | 'Asia/Shanghai' | 'Asia/Singapore' | 'Asia/Srednekolymsk' | 'Asia/Taipei' | 'Asia/Tashkent' | 'Asia/Tbilisi' | 'Asia/Tehran' | 'Asia/Tel_Aviv' | 'Asia/Thimbu' | 'Asia/Thimphu' | 'Asia/Tokyo' | 'Asia/Tomsk' | 'Asia/Ujung_Pandang' | 'Asia/Ulaanbaatar' | 'Asia/Ulan_Bator' | 'Asia/Urumqi' | 'Asia/Ust-Nera' | 'Asia/Vientiane' | 'Asia/Vladivostok' | 'Asia/Yakutsk' | 'Asia/Yangon' | 'Asia/Yekaterinburg' | 'Asia/Yerevan' | 'Atlantic/Azores' | 'Atlantic/Bermuda' | 'Atlantic/Canary' | 'Atlantic/Cape_Verde' | 'Atlantic/Faeroe' | 'Atlantic/Faroe' | 'Atlantic/Jan_Mayen' | 'Atlantic/Madeira' | 'Atlantic/Reykjavik' | 'Atlantic/South_Georgia' | 'Atlantic/St_Helena' | 'Atlantic/Stanley' | 'Australia/ACT' | 'Australia/Adelaide' | 'Australia/Brisbane' | 'Australia/Broken_Hill' | 'Australia/Canberra' | 'Australia/Currie' | 'Australia/Darwin' | 'Australia/Eucla' | 'Australia/Hobart' | 'Australia/LHI' | 'Australia/Lindeman' | 'Australia/Lord_Howe' | 'Australia/Melbourne' | 'Australia/NSW' | 'Australia/North' | 'Australia/Perth' | 'Australia/Queensland' | 'Australia/South' | 'Australia/Sydney' | 'Australia/Tasmania' | 'Australia/Victoria' | 'Australia/West' | 'Australia/Yancowinna' | 'Brazil/Acre' | 'Brazil/DeNoronha' | 'Brazil/East' | 'Brazil/West' | 'CET' | 'CST6CDT' | 'Canada/Atlantic' | 'Canada/Central' | 'Canada/Eastern' | 'Canada/Mountain' | 'Canada/Newfoundland' | 'Canada/Pacific' | 'Canada/Saskatchewan' | 'Canada/Yukon' | 'Chile/Continental' | 'Chile/EasterIsland' | 'Cuba' | 'EET' | 'EST' | 'EST5EDT' | 'Egypt' | 'Eire' | 'Etc/GMT' | 'Etc/GMT+0' | 'Etc/GMT+1' | 'Etc/GMT+10' | 'Etc/GMT+11' | 'Etc/GMT+12' | 'Etc/GMT+2' | 'Etc/GMT+3' | 'Etc/GMT+4' | 'Etc/GMT+5' | 'Etc/GMT+6' | 'Etc/GMT+7' | 'Etc/GMT+8' | 'Etc/GMT+9' | 'Etc/GMT-0' | 'Etc/GMT-1' | 'Etc/GMT-10' | 'Etc/GMT-11' | 'Etc/GMT-12' | 'Etc/GMT-13' | 'Etc/GMT-14' | 'Etc/GMT-2' | 'Etc/GMT-3' | 'Etc/GMT-4' | 'Etc/GMT-5' | 'Etc/GMT-6' | 'Etc/GMT-7' | 'Etc/GMT-8' | 'Etc/GMT-9' | 'Etc/GMT0' | 'Etc/Greenwich' | 'Etc/UCT' | 'Etc/UTC' | 'Etc/Universal' | 'Etc/Zulu' | 'Europe/Amsterdam' | 'Europe/Andorra' | 'Europe/Astrakhan' | 'Europe/Athens' | 'Europe/Belfast' | 'Europe/Belgrade' | 'Europe/Berlin' | 'Europe/Bratislava' | 'Europe/Brussels' | 'Europe/Bucharest' | 'Europe/Budapest' | 'Europe/Busingen' | 'Europe/Chisinau' | 'Europe/Copenhagen' | 'Europe/Dublin' | 'Europe/Gibraltar' | 'Europe/Guernsey' | 'Europe/Helsinki' | 'Europe/Isle_of_Man' | 'Europe/Istanbul' | 'Europe/Jersey' | 'Europe/Kaliningrad' | 'Europe/Kiev' | 'Europe/Kirov' | 'Europe/Kyiv' | 'Europe/Lisbon' | 'Europe/Ljubljana' | 'Europe/London' | 'Europe/Luxembourg' | 'Europe/Madrid' | 'Europe/Malta' | 'Europe/Mariehamn' | 'Europe/Minsk' | 'Europe/Monaco' | 'Europe/Moscow' | 'Europe/Nicosia' | 'Europe/Oslo' | 'Europe/Paris' | 'Europe/Podgorica' | 'Europe/Prague' | 'Europe/Riga' | 'Europe/Rome' | 'Europe/Samara' | 'Europe/San_Marino' | 'Europe/Sarajevo' | 'Europe/Saratov' | 'Europe/Simferopol' | 'Europe/Skopje' | 'Europe/Sofia' | 'Europe/Stockholm' | 'Europe/Tallinn' | 'Europe/Tirane' | 'Europe/Tiraspol' | 'Europe/Ulyanovsk' | 'Europe/Uzhgorod' | 'Europe/Vaduz' | 'Europe/Vatican' | 'Europe/Vienna' | 'Europe/Vilnius' | 'Europe/Volgograd' | 'Europe/Warsaw' | 'Europe/Zagreb' | 'Europe/Zaporozhye' | 'Europe/Zurich' | 'GB' | 'GB-Eire' | 'GMT' | 'GMT+0' | 'GMT-0' | 'GMT0' | 'Greenwich' | 'HST' | 'Hongkong' | 'Iceland' | 'Indian/Antananarivo' | 'Indian/Chagos' | 'Indian/Christmas' | 'Indian/Cocos' | 'Indian/Comoro' | 'Indian/Kerguelen' | 'Indian/Mahe' | 'Indian/Maldives' | 'Indian/Mauritius' | 'Indian/Mayotte' | 'Indian/Reunion' | 'Iran' | 'Israel' | 'Jamaica' | 'Japan' | 'Kwajalein' | 'Libya' | 'MET' | 'MST' | 'MST7MDT' | 'Mexico/BajaNorte' | 'Mexico/BajaSur' | 'Mexico/General' | 'NZ' | 'NZ-CHAT' | 'Navajo' | 'PRC' | 'PST8PDT' | 'Pacific/Apia' | 'Pacific/Auckland' | 'Pacific/Bougainville' | 'Pacific/Chatham' | 'Pacific/Chuuk' | 'Pacific/Easter' | 'Pacific/Efate' | 'Pacific/Enderbury' | 'Pacific/Fakaofo' | 'Pacific/Fiji' | 'Pacific/Funafuti' | 'Pacific/Galapagos' | 'Pacific/Gambier' | 'Pacific/Guadalcanal' | 'Pacific/Guam' | 'Pacific/Honolulu' | 'Pacific/Johnston' | 'Pacific/Kanton' | 'Pacific/Kiritimati' | 'Pacific/Kosrae' | 'Pacific/Kwajalein' | 'Pacific/Majuro' | 'Pacific/Marquesas' | 'Pacific/Midway' | 'Pacific/Nauru' | 'Pacific/Niue' | 'Pacific/Norfolk' | 'Pacific/Noumea' | 'Pacific/Pago_Pago' | 'Pacific/Palau' | 'Pacific/Pitcairn' | 'Pacific/Pohnpei' | 'Pacific/Ponape' | 'Pacific/Port_Moresby' | 'Pacific/Rarotonga' | 'Pacific/Saipan' | 'Pacific/Samoa' | 'Pacific/Tahiti' | 'Pacific/Tarawa' | 'Pacific/Tongatapu' | 'Pacific/Truk' | 'Pacific/Wake' | 'Pacific/Wallis' | 'Pacific/Yap' | 'Poland' | 'Portugal' | 'ROC' | 'ROK' | 'Singapore' | 'Turkey' | 'UCT' | 'US/Alaska' | 'US/Aleutian' | 'US/Arizona' | 'US/Central' | 'US/East-Indiana' | 'US/Eastern' | 'US/Hawaii' | 'US/Indiana-Starke' | 'US/Michigan' | 'US/Mountain' | 'US/Pacific' | 'US/Samoa' | 'UTC' | 'Universal' | 'W-SU' | 'WET' | 'Zulu' | null;
     study_preferences?: StudyPreferences | null;
+    /**
+     * Morning Agenda At
+     *
+     * Local time for the daily agenda; null turns it off.
+     */
+    morning_agenda_at?: string | null;
+    /**
+     * Local weekday and time for the weekly review; null: off.
+     */
+    weekly_review_at?: WeeklyTime | null;
 };
 
 /**
@@ -3259,6 +3407,40 @@ export type WebhookReceipt = {
      * duplicate: this event id was already applied; ignored: an event type or room this service does not track.
      */
     outcome: 'applied' | 'duplicate' | 'ignored';
+};
+
+/**
+ * WeeklyTime
+ *
+ * A time of the week in the user's zone.
+ */
+export type WeeklyTime = {
+    /**
+     * Weekday
+     *
+     * 0 = Monday … 6 = Sunday
+     */
+    weekday: number;
+    /**
+     * Time
+     *
+     * Local time, HH:MM or HH:MM:SS (answered as HH:MM:SS).
+     */
+    time: string;
+};
+
+/**
+ * WorkerPoll
+ */
+export type WorkerPoll = {
+    /**
+     * Identity
+     */
+    identity: string;
+    /**
+     * Last Poll At
+     */
+    last_poll_at: string;
 };
 
 /**
@@ -5890,7 +6072,7 @@ export type RemindersCreateReminderResponses = {
 
 export type RemindersCreateReminderResponse = RemindersCreateReminderResponses[keyof RemindersCreateReminderResponses];
 
-export type RemindersDeleteReminderData = {
+export type RemindersCancelReminderData = {
     body?: never;
     path: {
         /**
@@ -5902,7 +6084,7 @@ export type RemindersDeleteReminderData = {
     url: '/api/v1/reminders/{reminder_id}';
 };
 
-export type RemindersDeleteReminderErrors = {
+export type RemindersCancelReminderErrors = {
     /**
      * Unauthorized
      */
@@ -5911,6 +6093,10 @@ export type RemindersDeleteReminderErrors = {
      * Not Found
      */
     404: ErrorBody;
+    /**
+     * Conflict
+     */
+    409: ErrorBody;
     /**
      * Content Too Large
      */
@@ -5929,16 +6115,16 @@ export type RemindersDeleteReminderErrors = {
     503: ErrorBody;
 };
 
-export type RemindersDeleteReminderError = RemindersDeleteReminderErrors[keyof RemindersDeleteReminderErrors];
+export type RemindersCancelReminderError = RemindersCancelReminderErrors[keyof RemindersCancelReminderErrors];
 
-export type RemindersDeleteReminderResponses = {
+export type RemindersCancelReminderResponses = {
     /**
      * Successful Response
      */
     204: void;
 };
 
-export type RemindersDeleteReminderResponse = RemindersDeleteReminderResponses[keyof RemindersDeleteReminderResponses];
+export type RemindersCancelReminderResponse = RemindersCancelReminderResponses[keyof RemindersCancelReminderResponses];
 
 export type RemindersGetReminderData = {
     body?: never;
@@ -5989,6 +6175,60 @@ export type RemindersGetReminderResponses = {
 };
 
 export type RemindersGetReminderResponse = RemindersGetReminderResponses[keyof RemindersGetReminderResponses];
+
+export type RemindersUpdateReminderData = {
+    body: ReminderUpdate;
+    path: {
+        /**
+         * Reminder Id
+         */
+        reminder_id: string;
+    };
+    query?: never;
+    url: '/api/v1/reminders/{reminder_id}';
+};
+
+export type RemindersUpdateReminderErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Not Found
+     */
+    404: ErrorBody;
+    /**
+     * Conflict
+     */
+    409: ErrorBody;
+    /**
+     * Content Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Unprocessable Entity
+     */
+    422: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type RemindersUpdateReminderError = RemindersUpdateReminderErrors[keyof RemindersUpdateReminderErrors];
+
+export type RemindersUpdateReminderResponses = {
+    /**
+     * Successful Response
+     */
+    200: ReminderRead;
+};
+
+export type RemindersUpdateReminderResponse = RemindersUpdateReminderResponses[keyof RemindersUpdateReminderResponses];
 
 export type SearchData = {
     body?: never;
@@ -6061,6 +6301,153 @@ export type SearchResponses = {
 };
 
 export type SearchResponse = SearchResponses[keyof SearchResponses];
+
+export type NotificationsListNotificationsData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Unread
+         *
+         * Only notifications not read yet.
+         */
+        unread?: boolean;
+        /**
+         * Limit
+         *
+         * Page size.
+         */
+        limit?: number;
+        /**
+         * Cursor
+         *
+         * Opaque cursor from `next_cursor`.
+         */
+        cursor?: string | null;
+    };
+    url: '/api/v1/notifications';
+};
+
+export type NotificationsListNotificationsErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Content Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Unprocessable Entity
+     */
+    422: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type NotificationsListNotificationsError = NotificationsListNotificationsErrors[keyof NotificationsListNotificationsErrors];
+
+export type NotificationsListNotificationsResponses = {
+    /**
+     * Successful Response
+     */
+    200: PageNotificationRead;
+};
+
+export type NotificationsListNotificationsResponse = NotificationsListNotificationsResponses[keyof NotificationsListNotificationsResponses];
+
+export type NotificationsReadAllNotificationsData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/notifications/read-all';
+};
+
+export type NotificationsReadAllNotificationsErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Content Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type NotificationsReadAllNotificationsError = NotificationsReadAllNotificationsErrors[keyof NotificationsReadAllNotificationsErrors];
+
+export type NotificationsReadAllNotificationsResponses = {
+    /**
+     * Successful Response
+     */
+    200: ReadAllResult;
+};
+
+export type NotificationsReadAllNotificationsResponse = NotificationsReadAllNotificationsResponses[keyof NotificationsReadAllNotificationsResponses];
+
+export type NotificationsReadNotificationData = {
+    body?: never;
+    path: {
+        /**
+         * Notification Id
+         */
+        notification_id: string;
+    };
+    query?: never;
+    url: '/api/v1/notifications/{notification_id}/read';
+};
+
+export type NotificationsReadNotificationErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Not Found
+     */
+    404: ErrorBody;
+    /**
+     * Content Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Unprocessable Entity
+     */
+    422: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type NotificationsReadNotificationError = NotificationsReadNotificationErrors[keyof NotificationsReadNotificationErrors];
+
+export type NotificationsReadNotificationResponses = {
+    /**
+     * Successful Response
+     */
+    200: NotificationRead;
+};
+
+export type NotificationsReadNotificationResponse = NotificationsReadNotificationResponses[keyof NotificationsReadNotificationResponses];
 
 export type AiChatData = {
     body: ChatRequest;
@@ -6635,6 +7022,60 @@ export type PlansAcceptPlanResponses = {
 };
 
 export type PlansAcceptPlanResponse = PlansAcceptPlanResponses[keyof PlansAcceptPlanResponses];
+
+export type PlansCancelPlanData = {
+    body?: never;
+    path: {
+        /**
+         * Plan Id
+         */
+        plan_id: string;
+    };
+    query?: never;
+    url: '/api/v1/plans/{plan_id}/cancel';
+};
+
+export type PlansCancelPlanErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Not Found
+     */
+    404: ErrorBody;
+    /**
+     * Conflict
+     */
+    409: ErrorBody;
+    /**
+     * Content Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Unprocessable Entity
+     */
+    422: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type PlansCancelPlanError = PlansCancelPlanErrors[keyof PlansCancelPlanErrors];
+
+export type PlansCancelPlanResponses = {
+    /**
+     * Successful Response
+     */
+    200: PlanRead;
+};
+
+export type PlansCancelPlanResponse = PlansCancelPlanResponses[keyof PlansCancelPlanResponses];
 
 export type VoiceStartVoiceSessionData = {
     body: VoiceSessionRequest;

@@ -1,0 +1,1 @@
+"""Following an accepted study plan: progress, missed sessions, re-plans, cancel, status."""

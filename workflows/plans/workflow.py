@@ -1,0 +1,139 @@
+"""`plan-<plan_id>`: follows an accepted plan until its last day ends, the goal is complete, or
+the plan is cancelled.
+
+It sleeps until the next session's end plus a grace period (durable timers, no transaction
+held), then checks: a session with no progress recorded during it (or within the grace around
+it) is missed, and a missed session makes the plan `behind` and runs a re-plan activity (the
+scheduler places what is owed again in the calendar as it is then). Progress arrives by signal
+from `POST /goals/{id}/progress`; `status` answers `GET /plans/{id}`. History stays bounded:
+past a few thousand events it continues as new with its state.
+"""
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from domain.plans.tracking import PlanTracking, ProgressReport, TrackedSlot
+    from workflows.plans.activities import PlanActivities
+    from workflows.plans.inputs import PlanState, ReplanRequest
+
+REPLAN_TIMEOUT = timedelta(minutes=2)
+REPLAN_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=10)
+HISTORY_LIMIT = 5_000
+
+
+@workflow.defn(name="PlanFollowUp")
+class PlanWorkflow:
+    @workflow.init
+    def __init__(self, state: PlanState) -> None:
+        self._state = state
+        self._woken = False
+
+    @workflow.signal(name="progress")
+    def progress(self, report: ProgressReport) -> None:
+        self._state.progress_at.append(report.occurred_at)
+        self._state.minutes_done += report.minutes
+        self._state.goal_completed = self._state.goal_completed or report.goal_completed
+        self._woken = True
+
+    @workflow.signal(name="cancel")
+    def cancel(self) -> None:
+        self._state.cancelled = True
+        self._woken = True
+
+    @workflow.query(name="status")
+    def status(self) -> PlanTracking:
+        now = workflow.now()
+        state = self._state
+        ahead = [slot.start for slot in state.track.slots if slot.start > now]
+        return PlanTracking(
+            status=state.status,
+            next_session_at=min(ahead) if ahead and state.status not in _DONE else None,
+            minutes_done=state.minutes_done,
+            minutes_planned=sum(_minutes(slot) for slot in state.track.slots),
+            missed_sessions=state.missed_sessions,
+            replans=state.replans,
+        )
+
+    @workflow.run
+    async def run(self, state: PlanState) -> PlanTracking:
+        grace = timedelta(seconds=self._state.grace_seconds)
+        while True:
+            state = self._state
+            if state.cancelled:
+                state.status = "cancelled"
+                return self.status()
+            if state.goal_completed or workflow.now() >= state.track.ends_at:
+                state.status = "completed"
+                return self.status()
+            due = [
+                slot
+                for slot in state.track.slots
+                if slot.block_id not in state.checked_blocks and slot.end + grace <= workflow.now()
+            ]
+            if due:
+                await self._check(due, grace)
+                continue
+            if workflow.info().get_current_history_length() > HISTORY_LIMIT:
+                workflow.continue_as_new(state)
+            await self._sleep_until(self._next_check(grace))
+
+    async def _check(self, due: list[TrackedSlot], grace: timedelta) -> None:
+        state = self._state
+        state.checked_blocks.extend(slot.block_id for slot in due)
+        missed = [slot for slot in due if not self._practised(slot, grace)]
+        if not missed:
+            return
+        state.missed_sessions += len(missed)
+        state.status = "behind"
+        result = await workflow.execute_activity_method(
+            PlanActivities.replan,
+            ReplanRequest(
+                plan_id=state.track.plan_id, missed_block_ids=[slot.block_id for slot in missed]
+            ),
+            start_to_close_timeout=REPLAN_TIMEOUT,
+            retry_policy=REPLAN_RETRY,
+        )
+        if result.replanned:
+            state.replans += 1
+            state.status = "replanned"
+            past = [slot for slot in state.track.slots if slot.block_id in state.checked_blocks]
+            state.track.slots = [
+                *[slot for slot in past if slot not in missed],
+                *[slot for slot in result.slots if slot.block_id not in state.checked_blocks],
+            ]
+
+    def _practised(self, slot: TrackedSlot, grace: timedelta) -> bool:
+        return any(slot.start - grace <= at <= slot.end + grace for at in self._state.progress_at)
+
+    def _next_check(self, grace: timedelta) -> datetime:
+        state = self._state
+        ends = [
+            slot.end + grace
+            for slot in state.track.slots
+            if slot.block_id not in state.checked_blocks
+        ]
+        return min([*ends, state.track.ends_at])
+
+    async def _sleep_until(self, moment: datetime) -> None:
+        self._woken = False
+        delay = (moment - workflow.now()).total_seconds()
+        if delay <= 0:
+            return
+        try:
+            await workflow.wait_condition(self._was_woken(), timeout=delay)
+        except TimeoutError:
+            return
+
+    def _was_woken(self) -> Callable[[], bool]:
+        return lambda: self._woken
+
+
+_DONE = ("completed", "cancelled")
+
+
+def _minutes(slot: TrackedSlot) -> int:
+    return int((slot.end - slot.start).total_seconds() // 60)

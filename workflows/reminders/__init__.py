@@ -1,0 +1,1 @@
+"""Reminder delivery: one workflow per reminder, a movable durable timer, one delivery activity."""
