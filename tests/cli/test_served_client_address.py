@@ -22,6 +22,8 @@ def stack() -> Iterator[Stack]:
         free_port(),
         STUDYPILOT_TRUSTED_PROXIES='["127.0.0.1"]',
         STUDYPILOT_REGISTER_LIMIT_PER_CLIENT="2/hour",
+        # Without Redis each API process counts on its own: one process, one count.
+        STUDYPILOT_WORKERS="1",
     )
     try:
         running.wait_healthy()
