@@ -53,7 +53,7 @@ from core.security import TokenCodec
 from core.telemetry import instrument_engine, otlp_tracer_provider, use_globally
 from domain.documents.fetcher import SafeFetcher
 from domain.documents.processing import ExtractionPool, limits_from
-from domain.documents.storage import LocalDocumentStorage
+from domain.documents.storage import document_storage
 from domain.embeddings.embedder import LocalEmbedder
 from domain.embeddings.runtime import create_embedding_runtime
 
@@ -142,7 +142,7 @@ def create_app(
     app.state.chat_models = ChatModels(settings)
     embedding = create_embedding_runtime(settings)
     embedding.attach(app.state)
-    app.state.document_storage = LocalDocumentStorage(settings.document_storage_dir)
+    app.state.document_storage = document_storage(settings)
     app.state.extraction_pool = ExtractionPool(
         settings.document_workers, settings.document_extraction_timeout_seconds
     )

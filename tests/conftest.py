@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.concurrency",
     "tests.fixtures.voice",
     "tests.fixtures.local_model",
+    "tests.fixtures.s3",
 ]
