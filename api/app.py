@@ -55,7 +55,7 @@ from core.telemetry import instrument_engine, otlp_tracer_provider, use_globally
 from core.temporal import connect_temporal
 from domain.documents.fetcher import SafeFetcher
 from domain.documents.processing import ExtractionPool, limits_from
-from domain.documents.storage import LocalDocumentStorage
+from domain.documents.storage import document_storage
 from domain.embeddings.embedder import LocalEmbedder
 from domain.embeddings.runtime import create_embedding_runtime
 from workflows.agent_jobs.schedules import TemporalAgentJobSchedules
@@ -164,7 +164,7 @@ def create_app(
     app.state.plan_tracker = None
     embedding = create_embedding_runtime(settings)
     embedding.attach(app.state)
-    app.state.document_storage = LocalDocumentStorage(settings.document_storage_dir)
+    app.state.document_storage = document_storage(settings)
     app.state.extraction_pool = ExtractionPool(
         settings.document_workers, settings.document_extraction_timeout_seconds
     )

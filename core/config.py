@@ -117,6 +117,18 @@ class Settings(BaseSettings):
         description="Where uploaded documents are stored (local filesystem). Unset: "
         "`<data_dir>/documents`.",
     )
+    document_s3_bucket: str | None = Field(
+        default=None,
+        description="Store uploaded documents in this S3-compatible bucket instead of the local "
+        "filesystem. Credentials come from boto3's standard chain (AWS_ACCESS_KEY_ID, ...).",
+    )
+    document_s3_endpoint_url: str | None = Field(
+        default=None,
+        description="The S3-compatible endpoint (MinIO, R2, ...). Unset: AWS S3.",
+    )
+    document_s3_region: str | None = Field(
+        default=None, description="The bucket's region. Unset: boto3's standard configuration."
+    )
     document_max_bytes: int = Field(
         default=25 * 1024 * 1024,
         ge=1024,

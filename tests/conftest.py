@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.voice",
     "tests.fixtures.local_model",
     "tests.fixtures.temporal",
+    "tests.fixtures.s3",
 ]

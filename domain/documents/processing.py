@@ -36,8 +36,8 @@ from domain.documents.service import UploadLimits, document_event
 from domain.documents.sniff import ZipLimits
 from domain.documents.storage import (
     DocumentStorage,
-    LocalDocumentStorage,
     StoredFileMissingError,
+    document_storage,
 )
 from domain.documents.worker import embed_locally, load_locally
 from domain.embeddings.embedder import EmbeddingsNotConfiguredError, LocalEmbedder
@@ -138,7 +138,7 @@ def create_document_runtime(
     extraction_limits, upload_limits = limits_from(settings)
     return DocumentRuntime(
         sessionmaker=sessionmaker,
-        storage=LocalDocumentStorage(settings.document_storage_dir),
+        storage=document_storage(settings),
         embedder=embedder,
         model_id=model_id,
         pool=pool
