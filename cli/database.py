@@ -4,7 +4,6 @@ embedded Postgres of the data dir (the running one of `studypilot run`, else sta
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from core import migrate
 from core.config import Settings
 from core.database_admin import ensure_database
 from core.embedded_postgres import EmbeddedPostgres
@@ -16,6 +15,9 @@ EMBEDDED_DATABASE = "studypilot"
 def application_database(settings: Settings) -> Iterator[str]:
     """The migrated application database's URL; an embedded server started here stops after."""
     import asyncio
+
+    # Alembic and the checkpointer's migrations load only for the commands that need them.
+    from core import migrate
 
     if settings.database_url is not None:
         migrate.upgrade(settings.database_url)

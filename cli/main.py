@@ -17,7 +17,6 @@ from cli.documents import app as documents_app
 from cli.evals import app as evals_app
 from cli.supervisor import Supervisor
 from cli.users import app as users_app
-from core import migrate
 from core.config import get_settings
 from core.database_admin import ensure_database
 from core.embedded_postgres import EmbeddedPostgres, EmbeddedPostgresError
@@ -58,6 +57,8 @@ def run() -> None:
             asyncio.run(ensure_database(postgres.url("postgres", "postgresql"), EMBEDDED_DATABASE))
             database_url = postgres.url(EMBEDDED_DATABASE)
             env["DATABASE_URL"] = database_url
+        from core import migrate  # Alembic: only the commands that migrate pay for importing it
+
         migrate.upgrade(database_url)
         if settings.temporal_address is None and not supervisor.stop_requested:
             temporal = EmbeddedTemporal(settings.data_dir, port=settings.embedded_temporal_port)
@@ -176,6 +177,7 @@ def voice_worker() -> None:
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply migrations up to REVISION (default: head)."""
+    from core import migrate
     from core.db import require_database_url
 
     migrate.upgrade(require_database_url(get_settings()), revision)
@@ -184,6 +186,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
     """Revert migrations down to REVISION (`base` for an empty schema)."""
+    from core import migrate
     from core.db import require_database_url
 
     migrate.downgrade(require_database_url(get_settings()), revision)
