@@ -15,6 +15,7 @@ covering any chunk it missed. The local model embeds passages in the worker proc
 
 import asyncio
 import multiprocessing
+import os
 import uuid
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -39,7 +40,7 @@ from domain.documents.storage import (
     StoredFileMissingError,
     document_storage,
 )
-from domain.documents.worker import embed_locally, load_locally
+from domain.documents.worker import embed_locally, exit_with_parent, load_locally
 from domain.embeddings.embedder import EmbeddingsNotConfiguredError, LocalEmbedder
 from domain.embeddings.repository import EmbeddingRepository
 from domain.embeddings.service import check_dimensions
@@ -65,7 +66,12 @@ class ExtractionPool:
         if self._executor is None:
             # spawn: a forked child would inherit the parent's threads and event loop state.
             context = multiprocessing.get_context("spawn")
-            self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=context,
+                initializer=exit_with_parent,
+                initargs=(os.getpid(),),
+            )
         return self._executor
 
     async def extract(self, path: str, kind: str, limits: ExtractionLimits) -> Extracted:

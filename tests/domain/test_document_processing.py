@@ -1,9 +1,12 @@
 """`process_document`, the one entry point a workflow activity calls: idempotent, one
 transaction per outcome, no connection held while extracting or embedding."""
 
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import psutil
 from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -226,3 +229,36 @@ async def test_documents_left_processing_are_reprocessed_and_fresh_ones_left_alo
     await db_session.refresh(stuck)
     await db_session.refresh(fresh)
     assert (stuck.status, fresh.status) == ("ready", "processing")
+
+
+_ORPHAN_SCRIPT = """
+import asyncio, time
+from pathlib import Path
+from domain.documents.processing import ExtractionPool
+pool = ExtractionPool(workers=1, timeout_seconds=60)
+asyncio.run(pool.warm_up(Path("no-such-model")))  # starts the worker; the load itself fails
+print("ready", flush=True)
+time.sleep(600)
+"""
+
+
+def test_extraction_workers_end_when_their_process_is_killed() -> None:
+    parent = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", _ORPHAN_SCRIPT], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        # Its log lines (the failed model load) come first.
+        assert "ready" in (line.strip() for line in parent.stdout)
+        workers = [
+            p
+            for p in psutil.Process(parent.pid).children()
+            if "--multiprocessing-fork" in p.cmdline()
+        ]
+        assert len(workers) == 1
+        parent.kill()  # no shutdown of its pool: the worker is orphaned
+        parent.wait()
+        gone, alive = psutil.wait_procs(workers, timeout=30)
+        assert (len(gone), alive) == (1, [])
+    finally:
+        parent.kill()
