@@ -20,7 +20,7 @@ from core.errors import (
     AppError,
     DatabaseBusyError,
     DatabaseUnavailableError,
-    RateLimitedError,
+    RetryLaterError,
     UnauthorizedError,
 )
 
@@ -79,7 +79,7 @@ async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     headers: dict[str, str] = {}
     if isinstance(exc, UnauthorizedError):
         headers["WWW-Authenticate"] = "Bearer"
-    if isinstance(exc, RateLimitedError | DatabaseBusyError | DatabaseUnavailableError):
+    if isinstance(exc, RetryLaterError):
         headers["Retry-After"] = str(exc.retry_after_seconds)
     return error_response(exc.status_code, exc.code, exc.message, exc.details, headers)
 

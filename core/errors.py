@@ -52,44 +52,40 @@ class TokenReuseError(InvalidTokenError):
     commit_on_raise = True
 
 
-class RateLimitedError(AppError):
-    status_code = 429
-    code = "rate_limited"
+class RetryLaterError(AppError):
+    """Refused for now, not for good: the answer carries `Retry-After`."""
 
     def __init__(self, message: str, retry_after_seconds: int) -> None:
         super().__init__(message, {"retry_after_seconds": retry_after_seconds})
         self.retry_after_seconds = retry_after_seconds
 
 
-class DatabaseUnavailableError(AppError):
+class RateLimitedError(RetryLaterError):
+    status_code = 429
+    code = "rate_limited"
+
+
+class DatabaseUnavailableError(RetryLaterError):
     """The database connection broke under the request (a restart, a failover, a network cut)
     or the database refuses connections: the request did not happen; a retry will reach a fresh
     connection."""
 
     status_code = 503
     code = "database_unavailable"
-    retry_after_seconds = 1
 
     def __init__(self) -> None:
-        super().__init__(
-            "The database is unavailable for a moment; try again.",
-            {"retry_after_seconds": self.retry_after_seconds},
-        )
+        super().__init__("The database is unavailable for a moment; try again.", 1)
 
 
-class DatabaseBusyError(AppError):
+class DatabaseBusyError(RetryLaterError):
     """Every pooled database connection stayed taken for the whole pool timeout: the request is
     refused at once with a hint to retry, rather than failing as an internal error."""
 
     status_code = 503
     code = "database_busy"
-    retry_after_seconds = 2
 
     def __init__(self) -> None:
-        super().__init__(
-            "The service is busy; try again in a moment.",
-            {"retry_after_seconds": self.retry_after_seconds},
-        )
+        super().__init__("The service is busy; try again in a moment.", 2)
 
 
 class RunInProgressError(ConflictError):
