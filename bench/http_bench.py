@@ -28,11 +28,11 @@ from bench.http_load import (
 )
 from bench.servers import Server, start_app, start_baseline
 from bench.vocabulary import QUERY_TERMS
-from core.config import Settings
+from core.config import Settings, default_workers
 from core.security import TokenCodec
 
 # The multi-process figure: as many API processes as `serve` starts by default here.
-MULTI_PROCESS_WORKERS = Settings(jwt_secret="x" * 32).workers
+MULTI_PROCESS_WORKERS = default_workers()
 REQUEST_MIX = 5_000  # distinct (user, term) requests the client picks from at random
 CHECK_USERS = 15
 

@@ -16,6 +16,12 @@ MIN_PRODUCTION_SECRET_LENGTH = 32
 # allows 100. Set STUDYPILOT_WORKERS to go past it.
 MAX_DEFAULT_WORKERS = 4
 
+
+def default_workers() -> int:
+    """The cores this process may use, at most MAX_DEFAULT_WORKERS."""
+    return min(len(os.sched_getaffinity(0)), MAX_DEFAULT_WORKERS)
+
+
 Environment = Literal["development", "test", "production"]
 
 
@@ -52,7 +58,7 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address the API listens on.")
     workers: int = Field(
-        default_factory=lambda: min(len(os.sched_getaffinity(0)), MAX_DEFAULT_WORKERS),
+        default_factory=default_workers,
         ge=1,
         description="API processes `serve` runs (default: the cores this process may use, "
         f"at most {MAX_DEFAULT_WORKERS}).",
