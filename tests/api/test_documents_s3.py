@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import Settings
 from core.security import TokenCodec
-from domain.documents.storage import S3DocumentStorage
+from domain.documents.storage_s3 import S3DocumentStorage
 from tests.fixtures.client import api_client, running_app
 from tests.fixtures.documents import pdf_bytes
 from tests.fixtures.factories.users import auth_headers, create_user

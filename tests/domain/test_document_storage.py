@@ -11,10 +11,10 @@ from core.config import Settings
 from domain.documents.storage import (
     DocumentStorage,
     LocalDocumentStorage,
-    S3DocumentStorage,
     StoredFileMissingError,
     document_storage,
 )
+from domain.documents.storage_s3 import S3DocumentStorage
 from tests.fixtures.client import test_settings
 from tests.fixtures.s3 import S3Bucket
 
