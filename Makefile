@@ -15,7 +15,7 @@ $(BIN)/uv:
 # which uv does not look at, and PyPI's Linux torch is the CUDA build. `--no-index` keeps this
 # first try off every index; without a local wheel, PyTorch's CPU index is the fallback. uv then
 # keeps it, as 2.13.0+cpu satisfies the lock's torch==2.13.0 (whose CUDA deps are excluded).
-TORCH_PIN = $(shell grep -m1 '^torch==' requirements.lock)
+TORCH_PIN = $(shell grep -m1 -o '^torch==[^ ]*' requirements.lock)
 TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 
 $(STAMP): $(BIN)/uv requirements.lock pyproject.toml
@@ -51,7 +51,7 @@ client: $(STAMP)
 
 # Re-resolve the pinned dependency set after editing pyproject.toml.
 lock: $(BIN)/uv
-	$(BIN)/uv pip compile pyproject.toml --extra dev --extra local-embeddings \
+	$(BIN)/uv pip compile pyproject.toml --generate-hashes --extra dev --extra local-embeddings \
 		--extra voice-local --extra voice-piper --extra local-llm -p 3.11 \
 		-o requirements.lock
 	@! grep -iE '^(nvidia|cuda|triton)' requirements.lock \
