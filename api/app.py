@@ -59,6 +59,7 @@ from domain.documents.storage import document_storage
 from domain.embeddings.embedder import LocalEmbedder
 from domain.embeddings.runtime import create_embedding_runtime
 from workflows.agent_jobs.schedules import TemporalAgentJobSchedules
+from workflows.embeddings.client import TemporalEmbeddingQueue
 from workflows.plans.client import TemporalPlanTracker
 from workflows.reminders.client import TemporalReminderTimers
 
@@ -97,6 +98,9 @@ def create_app(
             )
             app.state.plan_tracker = TemporalPlanTracker(
                 app.state.temporal, settings.temporal_task_queue, settings.plan_missed_grace_seconds
+            )
+            app.state.embedding_queue = TemporalEmbeddingQueue(
+                app.state.temporal, settings.temporal_task_queue
             )
         pool_metrics = watch_pool(engine)
         if tracer_provider is not None:
@@ -162,6 +166,7 @@ def create_app(
     app.state.reminder_timers = None
     app.state.agent_job_schedules = None
     app.state.plan_tracker = None
+    app.state.embedding_queue = None
     embedding = create_embedding_runtime(settings)
     embedding.attach(app.state)
     app.state.document_storage = document_storage(settings)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import BackgroundTasks, Depends, Request
 from langchain_core.embeddings import Embeddings
 
+from domain.embeddings.queue import EmbeddingQueue
 from domain.embeddings.runtime import EmbeddingRuntime
 from domain.embeddings.service import embed_in_background
 from domain.embeddings.text import EmbeddedModel
@@ -32,10 +33,14 @@ async def build_search_query(
 def schedule_embedding(
     background: BackgroundTasks, request: Request, model: EmbeddedModel, ids: Sequence[uuid.UUID]
 ) -> None:
-    """Embed these rows once the response is sent, in a unit of work of their own.
-
-    The request's unit of work commits before the response goes out, so the rows are there.
-    """
+    """Have these rows embedded once the response is sent (the request's unit of work has
+    committed by then, so the rows are there): by a worker when Temporal is configured,
+    otherwise here, in a unit of work of its own."""
+    queue: EmbeddingQueue | None = request.app.state.embedding_queue
+    if queue is not None:
+        for row_id in ids:
+            background.add_task(queue.embed, model, row_id)
+        return
     background.add_task(
         embed_in_background,
         request.app.state.sessionmaker,

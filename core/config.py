@@ -347,6 +347,12 @@ class Settings(BaseSettings):
         description="How often a worker starts the workflow of every pending reminder that has "
         "none (also once when it starts).",
     )
+    embedding_concurrency: int = Field(
+        default=2,
+        ge=1,
+        description="Embedding activities one worker runs at once (notes and resources after "
+        "their writes; the local model is CPU-bound).",
+    )
     plan_missed_grace_seconds: float = Field(
         default=900.0,
         gt=0,

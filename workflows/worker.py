@@ -27,8 +27,9 @@ from domain.embeddings.runtime import EmbeddingRuntime, create_embedding_runtime
 from workflows.agent_jobs.activities import AgentJobActivities
 from workflows.agent_jobs.workflow import AgentJobWorkflow
 from workflows.embeddings.activities import EmbeddingActivities
+from workflows.embeddings.inputs import embedding_task_queue
 from workflows.embeddings.schedule import ensure_embedding_schedule
-from workflows.embeddings.workflow import EmbeddingReconcileWorkflow
+from workflows.embeddings.workflow import EmbeddingReconcileWorkflow, EmbedRowWorkflow
 from workflows.plans.activities import PlanActivities
 from workflows.plans.workflow import PlanWorkflow
 from workflows.reminders.activities import ReminderActivities
@@ -89,15 +90,30 @@ async def run_worker(
         _digest_model(settings),
         AgentRuns(settings, sessionmaker, RateLimiter(settings.redis_url)),
     )
+    # Named, not derived: the SDK's default hashes the source of every loaded module, which
+    # takes seconds of CPU at every start. No worker versioning is in use.
+    build_id = f"studypilot-{importlib.metadata.version('studypilot')}"
     worker = Worker(
         client,
         task_queue=settings.temporal_task_queue,
-        workflows=[ReminderWorkflow, AgentJobWorkflow, PlanWorkflow, EmbeddingReconcileWorkflow],
+        workflows=[
+            ReminderWorkflow,
+            AgentJobWorkflow,
+            PlanWorkflow,
+            EmbedRowWorkflow,
+            EmbeddingReconcileWorkflow,
+        ],
         activities=[reminders.deliver, agent_jobs.run, plans.replan, embeddings.embed_stale],
-        # Named, not derived: the SDK's default hashes the source of every loaded module, which
-        # takes seconds of CPU at every start. No worker versioning is in use.
-        build_id=f"studypilot-{importlib.metadata.version('studypilot')}",
+        build_id=build_id,
         sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+    )
+    embedding_worker = Worker(
+        client,
+        task_queue=embedding_task_queue(settings.temporal_task_queue),
+        activities=[embeddings.embed_row],
+        max_concurrent_activities=settings.embedding_concurrency,
+        build_id=build_id,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
 
@@ -109,7 +125,7 @@ async def run_worker(
         _reconcile_forever(settings.temporal_reconcile_interval_seconds, reconcile)
     )
     try:
-        async with worker:
+        async with worker, embedding_worker:
             logger.info("worker_started", task_queue=settings.temporal_task_queue)
             await stop.wait()
             logger.info("worker_stopping")

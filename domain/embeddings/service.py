@@ -1,9 +1,11 @@
 """The embedding pipeline: rows saved `pending`, embedded after the write, re-embedded on demand.
 
-A write commits its row as `pending` and answers at once; `embed_in_background` (run through
-FastAPI's BackgroundTasks, off the request path) embeds it in its own unit of work. A provider
-failure never loses the write: the row is marked `failed` and `studypilot reembed` retries it,
-as it re-embeds every row whose vector a different model made.
+A write commits its row as `pending` and answers at once; then a worker embeds it through the
+`EmbeddingQueue` (a Temporal workflow per row, retried by Temporal), or, without Temporal,
+`embed_in_background` in the API process (FastAPI's BackgroundTasks, off the request path), in a
+unit of work of its own either way. A provider failure never loses the write: the row is marked
+`failed` and `studypilot reembed` retries it, as it re-embeds every row whose vector a different
+model made.
 """
 
 import uuid
@@ -50,14 +52,17 @@ class EmbeddingService:
         self.model_id = model_id
         self.rows = EmbeddingRepository(session)
 
-    async def embed_pending(self, model: EmbeddedModel, ids: Sequence[uuid.UUID]) -> int:
+    async def embed_pending(
+        self, model: EmbeddedModel, ids: Sequence[uuid.UUID], *, give_up: bool = True
+    ) -> int:
         """Embed these rows in one batch; returns how many now hold a current vector.
 
         Rows that are gone are skipped. If the provider fails, the rows are marked `failed`
         (and the error logged) instead of raising: the write that made them already succeeded.
+        `give_up=False` raises instead, for a caller that retries (a workflow activity).
         """
         rows = await self.rows.get_many(model, ids)
-        return await self._embed(model, rows)
+        return await self._embed(model, rows, give_up=give_up)
 
     async def embed_stale_pending(
         self, model: EmbeddedModel, older_than: timedelta, limit: int
@@ -103,7 +108,9 @@ class EmbeddingService:
             total += batch.embedded
             after = batch.last_id
 
-    async def _embed(self, model: EmbeddedModel, rows: Sequence[Embedded]) -> int:
+    async def _embed(
+        self, model: EmbeddedModel, rows: Sequence[Embedded], *, give_up: bool = True
+    ) -> int:
         if not rows:
             return 0
         texts = [embedding_text(row) for row in rows]
@@ -128,6 +135,8 @@ class EmbeddingService:
         except Exception:
             # Broad on purpose: providers raise anything (HTTP, OS, torch, config errors), and
             # none of it may undo the user's write or kill the background worker.
+            if not give_up:
+                raise
             logger.exception(
                 "embedding failed",
                 table=model.__tablename__,

@@ -12,6 +12,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from core import migrate
@@ -21,12 +22,18 @@ from core.db import create_engine, create_sessionmaker, unit_of_work
 from core.embedded_postgres import EmbeddedPostgres
 from core.embedded_temporal import EmbeddedTemporal
 from core.temporal import connect_temporal
+from domain.embeddings.runtime import EmbeddingRuntime
+from domain.notes.models import Note
 from domain.plans.tracking import PlanTrack, ProgressReport, TrackedSlot
 from domain.reminders.models import Reminder
 from domain.users.models import User
+from tests.fixtures.client import TEST_EMBEDDING_MODEL
 from tests.fixtures.database import server_tempdir
+from tests.fixtures.embeddings import HashingEmbedder
 from workflows.agent_jobs.inputs import AgentJob
 from workflows.agent_jobs.workflow import AgentJobWorkflow
+from workflows.embeddings.client import TemporalEmbeddingQueue
+from workflows.embeddings.inputs import row_workflow_id
 from workflows.plans.inputs import PlanState
 from workflows.plans.workflow import PlanWorkflow
 from workflows.reminders.client import TemporalReminderTimers
@@ -50,7 +57,8 @@ async def _record(settings: Settings) -> None:
         cancelled = Reminder(user_id=user.id, remind_at=now + timedelta(hours=1), message="c")
         session.add_all([moved, cancelled])
     stop = asyncio.Event()
-    worker = asyncio.create_task(run_worker(settings, stop, client))
+    embedding = EmbeddingRuntime(HashingEmbedder(), TEST_EMBEDDING_MODEL)
+    worker = asyncio.create_task(run_worker(settings, stop, client, embedding=embedding))
     await timers.schedule(moved.id, moved.remind_at)
     await timers.schedule(cancelled.id, cancelled.remind_at)
     await asyncio.sleep(1)
@@ -73,6 +81,7 @@ async def _record(settings: Settings) -> None:
         (HISTORIES / f"{name}.json").write_text(history.to_json())
     await _record_plan(client, settings)
     await _record_agent_job(client, settings, user.id)
+    await _record_embedding(client, settings, sessionmaker, user.id)
     stop.set()
     await worker
     await engine.dispose()
@@ -118,6 +127,24 @@ async def _record_agent_job(client: Client, settings: Settings, user_id: uuid.UU
     (HISTORIES / "agent_job_morning_agenda.json").write_text(
         (await handle.fetch_history()).to_json()
     )
+
+
+async def _record_embedding(
+    client: Client,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    user_id: uuid.UUID,
+) -> None:
+    """A note embedded after its write, told of a second write while its workflow runs."""
+    async with unit_of_work(sessionmaker) as session:
+        note = Note(user_id=user_id, title="Osmosis", body="Water crosses", tags=[])
+        session.add(note)
+    queue = TemporalEmbeddingQueue(client, settings.temporal_task_queue)
+    await queue.embed(Note, note.id)
+    await queue.embed(Note, note.id)
+    handle = client.get_workflow_handle(row_workflow_id("notes", note.id))
+    await handle.result()
+    (HISTORIES / "embed_row_changed.json").write_text((await handle.fetch_history()).to_json())
 
 
 async def main() -> None:

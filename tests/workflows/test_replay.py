@@ -11,6 +11,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from workflows.agent_jobs.workflow import AgentJobWorkflow
+from workflows.embeddings.workflow import EmbedRowWorkflow
 from workflows.plans.workflow import PlanWorkflow
 from workflows.reminders.inputs import ReminderTimer
 from workflows.reminders.workflow import ReminderWorkflow
@@ -25,6 +26,7 @@ HISTORIES = Path(__file__).parent / "histories"
         "reminder_cancelled",
         "plan_missed_progress_cancelled",
         "agent_job_morning_agenda",
+        "embed_row_changed",
     ],
 )
 async def test_recorded_history_replays(name: str) -> None:
@@ -32,7 +34,7 @@ async def test_recorded_history_replays(name: str) -> None:
     events = json.loads(raw)["events"]
     assert len(events) > 5
     replayer = Replayer(
-        workflows=[ReminderWorkflow, PlanWorkflow, AgentJobWorkflow],
+        workflows=[ReminderWorkflow, PlanWorkflow, AgentJobWorkflow, EmbedRowWorkflow],
         data_converter=pydantic_data_converter,
     )
     result = await replayer.replay_workflow(

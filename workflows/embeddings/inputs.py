@@ -1,6 +1,30 @@
+import uuid
+from typing import Literal
+
 from pydantic import BaseModel
 
 SCHEDULE_ID = "embedding-reconciler"
+
+# The tables a write asks embeddings for; document chunks embed in the extraction workers.
+EmbeddedTable = Literal["notes", "resources"]
+
+
+def row_workflow_id(table: EmbeddedTable, row_id: uuid.UUID) -> str:
+    return f"embed-{table}-{row_id}"
+
+
+def embedding_task_queue(task_queue: str) -> str:
+    """Embedding activities get a queue of their own, so a bounded number run at once per
+    worker (the local model is CPU-bound) without limiting reminders and plans."""
+    return f"{task_queue}-embeddings"
+
+
+class EmbedRow(BaseModel):
+    table: EmbeddedTable
+    row_id: uuid.UUID
+    # The last attempt after Temporal's retries: a provider failure marks the row `failed`
+    # (for `studypilot reembed`) instead of raising again.
+    give_up: bool = False
 
 
 class EmbedStale(BaseModel):
