@@ -13,10 +13,22 @@ from pathlib import Path
 from typing import Protocol
 
 from core.config import Settings
+from core.errors import RetryLaterError
 
 
 class StoredFileMissingError(Exception):
     pass
+
+
+class DocumentStorageUnavailableError(RetryLaterError):
+    """The store did not answer or refused (unreachable, a missing bucket, no permission): the
+    request did not happen, and nothing of it was kept."""
+
+    status_code = 503
+    code = "storage_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__("The document store is unavailable; try again later.", 5)
 
 
 class DocumentStorage(Protocol):

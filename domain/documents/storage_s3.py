@@ -3,17 +3,17 @@
 import asyncio
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from core.config import Settings
-from domain.documents.storage import StoredFileMissingError
+from domain.documents.storage import DocumentStorageUnavailableError, StoredFileMissingError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -28,6 +28,20 @@ def _is_missing(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") in _MISSING_CODES
 
 
+@contextmanager
+def _answered(key: str) -> Iterator[None]:
+    """An absent object is StoredFileMissingError; any other failure of the store (after
+    boto3's own retries) is DocumentStorageUnavailableError, a 503, never a 500."""
+    try:
+        yield
+    except ClientError as exc:
+        if _is_missing(exc):
+            raise StoredFileMissingError(key) from exc
+        raise DocumentStorageUnavailableError() from exc
+    except BotoCoreError as exc:
+        raise DocumentStorageUnavailableError() from exc
+
+
 class S3DocumentStorage:
     """Objects in one bucket of S3 or an S3-compatible store. boto3 blocks, so every call runs
     in a thread; its clients are thread-safe, so one serves the whole storage."""
@@ -38,20 +52,17 @@ class S3DocumentStorage:
 
     async def put(self, key: str, data: bytes) -> None:
         # A PUT replaces the object whole: a reader never sees half a file.
-        await asyncio.to_thread(self.client.put_object, Bucket=self.bucket, Key=key, Body=data)
+        with _answered(key):
+            await asyncio.to_thread(self.client.put_object, Bucket=self.bucket, Key=key, Body=data)
 
     async def get(self, key: str) -> bytes:
         return await asyncio.to_thread(self._get, key)
 
     def _get(self, key: str) -> bytes:
-        try:
+        with _answered(key):
             response = self.client.get_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if _is_missing(exc):
-                raise StoredFileMissingError(key) from exc
-            raise
-        with response["Body"] as body:
-            return body.read()
+            with response["Body"] as body:
+                return body.read()
 
     @asynccontextmanager
     async def local_path(self, key: str) -> AsyncIterator[Path]:
@@ -64,16 +75,13 @@ class S3DocumentStorage:
             await asyncio.to_thread(shutil.rmtree, directory, ignore_errors=True)
 
     def _download(self, key: str, path: Path) -> None:
-        try:
+        with _answered(key):
             self.client.download_file(self.bucket, key, str(path))
-        except ClientError as exc:
-            if _is_missing(exc):
-                raise StoredFileMissingError(key) from exc
-            raise
 
     async def delete(self, key: str) -> None:
         # S3 answers 204 for an absent key too: deleting twice is deleting.
-        await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=key)
+        with _answered(key):
+            await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=key)
 
 
 def s3_document_storage(settings: Settings, bucket: str) -> S3DocumentStorage:

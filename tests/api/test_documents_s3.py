@@ -53,3 +53,27 @@ async def test_an_upload_is_stored_in_the_bucket_processed_and_served(
         deleted = await client.delete(f"/documents/{document_id}", headers=headers)
         assert deleted.status_code == 204
     assert s3_bucket.keys() == []
+
+
+async def test_a_store_that_refuses_answers_503_and_keeps_nothing(
+    settings: Settings, s3_bucket: S3Bucket, db_session: AsyncSession, codec: TokenCodec
+) -> None:
+    """A bucket that is not there (a typo in the settings, deleted): the upload is refused with
+    the error shape and Retry-After, and no document row is left."""
+    missing = S3Bucket(s3_bucket.endpoint_url, f"{s3_bucket.name}-missing")
+    user = await create_user(db_session)
+    headers = auth_headers(codec, user)
+    async with (
+        running_app(missing.settings(settings), db_session) as application,
+        api_client(application) as client,
+    ):
+        refused = await client.post(
+            "/documents",
+            headers=headers,
+            files={"file": ("bio.pdf", pdf_bytes(["Cells."]), "application/pdf")},
+        )
+        listed = await client.get("/documents", headers=headers)
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["code"] == "storage_unavailable"
+    assert refused.headers["Retry-After"] == "5"
+    assert listed.json()["items"] == []
