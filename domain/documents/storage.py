@@ -59,7 +59,11 @@ class LocalDocumentStorage:
         return path
 
     async def put(self, key: str, data: bytes) -> None:
-        await asyncio.to_thread(self._put, self._path(key), data)
+        try:
+            await asyncio.to_thread(self._put, self._path(key), data)
+        except OSError as exc:
+            # A full disk, a read-only mount, a directory made unwritable under us.
+            raise DocumentStorageUnavailableError() from exc
 
     @staticmethod
     def _put(path: Path, data: bytes) -> None:

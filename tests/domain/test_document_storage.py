@@ -10,6 +10,7 @@ import pytest
 from core.config import Settings
 from domain.documents.storage import (
     DocumentStorage,
+    DocumentStorageUnavailableError,
     LocalDocumentStorage,
     StoredFileMissingError,
     document_storage,
@@ -17,6 +18,19 @@ from domain.documents.storage import (
 from domain.documents.storage_s3 import S3DocumentStorage
 from tests.fixtures.client import test_settings
 from tests.fixtures.s3 import S3Bucket
+
+
+@pytest.fixture(params=["local", "s3"])
+def broken_storage(request: pytest.FixtureRequest, tmp_path: Path) -> DocumentStorage:
+    """A store that cannot take a file: a regular file where the local root should be (no
+    directory can be made under it, even as root); a bucket that does not exist."""
+    blocked = tmp_path / "documents"
+    blocked.write_bytes(b"not a directory")
+    settings = _settings(blocked)
+    if request.param == "s3":
+        bucket: S3Bucket = request.getfixturevalue("s3_bucket")
+        settings = S3Bucket(bucket.endpoint_url, f"{bucket.name}-missing").settings(settings)
+    return document_storage(settings)
 
 
 def _key() -> str:
@@ -103,3 +117,8 @@ async def test_keys_are_user_then_document_paths(tmp_path: Path, s3_bucket: S3Bu
     assert _stored_files(tmp_path) == expected
     assert s3_bucket.keys() == expected
     assert await remote.get(f"{user}/{second}") == s3_bucket.read(f"{user}/{second}") == b"2"
+
+
+async def test_a_store_that_cannot_write_is_unavailable(broken_storage: DocumentStorage) -> None:
+    with pytest.raises(DocumentStorageUnavailableError):
+        await broken_storage.put(_key(), b"%PDF-")
