@@ -2,7 +2,8 @@
 
 Uploads are processed in the API process after the response; a restart or crash in between
 leaves them `processing`. Processing is idempotent (chunks are replaced in one transaction), so
-running it again is always safe; run this from cron or after a deploy.
+running it again is always safe. Every Temporal worker runs the same every five minutes (the
+document reconciler); this is for a deployment without one, or for not waiting.
 """
 
 import asyncio

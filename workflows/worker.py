@@ -23,15 +23,18 @@ from core.db import create_engine, create_sessionmaker
 from core.events import create_event_bus
 from core.rate_limit import RateLimiter
 from core.temporal import connect_temporal
+from domain.documents.processing import create_document_runtime
 from domain.embeddings.runtime import EmbeddingRuntime, create_embedding_runtime
 from workflows.agent_jobs.activities import AgentJobActivities
 from workflows.agent_jobs.workflow import AgentJobWorkflow
+from workflows.documents.activities import DocumentActivities
+from workflows.documents.workflow import DocumentReconcileWorkflow
 from workflows.embeddings.activities import EmbeddingActivities
 from workflows.embeddings.inputs import embedding_task_queue
-from workflows.embeddings.schedule import ensure_embedding_schedule
 from workflows.embeddings.workflow import EmbeddingReconcileWorkflow, EmbedRowWorkflow
 from workflows.plans.activities import PlanActivities
 from workflows.plans.workflow import PlanWorkflow
+from workflows.reconciler_schedules import ensure_reconciler_schedules
 from workflows.reminders.activities import ReminderActivities
 from workflows.reminders.client import TemporalReminderTimers
 from workflows.reminders.reconciler import start_missing_reminder_workflows
@@ -85,6 +88,11 @@ async def run_worker(
     reminders = ReminderActivities(sessionmaker)
     plans = PlanActivities(sessionmaker, timers)
     embeddings = EmbeddingActivities(sessionmaker, embedding)
+    # Its extraction processes start on first use: a worker with nothing stuck has none.
+    document_runtime = create_document_runtime(
+        settings, sessionmaker, embedding.embedder, embedding.model_id
+    )
+    documents = DocumentActivities(document_runtime)
     agent_jobs = AgentJobActivities(
         sessionmaker,
         _digest_model(settings),
@@ -102,8 +110,15 @@ async def run_worker(
             PlanWorkflow,
             EmbedRowWorkflow,
             EmbeddingReconcileWorkflow,
+            DocumentReconcileWorkflow,
         ],
-        activities=[reminders.deliver, agent_jobs.run, plans.replan, embeddings.embed_stale],
+        activities=[
+            reminders.deliver,
+            agent_jobs.run,
+            plans.replan,
+            embeddings.embed_stale,
+            documents.reprocess_stuck,
+        ],
         build_id=build_id,
         sticky_queue_schedule_to_start_timeout=STICKY_QUEUE_TIMEOUT,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
@@ -119,7 +134,7 @@ async def run_worker(
 
     async def reconcile() -> None:
         await start_missing_reminder_workflows(sessionmaker, timers)
-        await ensure_embedding_schedule(client, settings.temporal_task_queue)
+        await ensure_reconciler_schedules(client, settings.temporal_task_queue)
 
     reconciler = asyncio.create_task(
         _reconcile_forever(settings.temporal_reconcile_interval_seconds, reconcile)
@@ -133,5 +148,6 @@ async def run_worker(
         reconciler.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reconciler
+        document_runtime.pool.shutdown()
         await event_bus.aclose()
         await engine.dispose()

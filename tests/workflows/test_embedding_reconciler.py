@@ -17,7 +17,8 @@ from tests.fixtures.embeddings import HashingEmbedder
 from tests.fixtures.factories.content import create_note, create_resource
 from tests.fixtures.factories.users import create_user
 from tests.workflows.waiting import eventually
-from workflows.embeddings.schedule import schedule_id
+from workflows.embeddings.inputs import SCHEDULE_ID
+from workflows.reconciler_schedules import schedule_id
 from workflows.worker import run_worker
 
 
@@ -43,7 +44,7 @@ async def test_stale_pending_rows_are_embedded_by_the_scheduled_reconciler(
     )
     try:
         handle = temporal_client.get_schedule_handle(
-            schedule_id(temporal_settings.temporal_task_queue)
+            schedule_id(SCHEDULE_ID, temporal_settings.temporal_task_queue)
         )
 
         async def scheduled() -> bool:
