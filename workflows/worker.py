@@ -16,8 +16,9 @@ from langchain_core.language_models import BaseChatModel
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from agents.llm import chat_model, choose_model, provider
+from agents.llm import Task, chat_model, choose_model, provider
 from agents.runs import AgentRuns
+from agents.structured import structured_method
 from core.config import Settings
 from core.db import create_engine, create_sessionmaker
 from core.events import create_event_bus
@@ -57,12 +58,13 @@ async def _reconcile_forever(
         await asyncio.sleep(interval_seconds)
 
 
-def _digest_model(settings: Settings) -> BaseChatModel | None:
-    """The chat model words digests; None without one. Its client does not retry: Temporal
-    retries the activity, and a model that keeps failing gets the fixed wording sent instead."""
-    if choose_model(settings, "chat") is None or provider(settings) is None:
+def _model_without_retries(settings: Settings, task: Task) -> BaseChatModel | None:
+    """The task's model for activities (the chat model words digests, the plan model redrafts
+    plans); None without one. Its client does not retry: Temporal retries the activity, and a
+    model that keeps failing gets the deterministic result instead."""
+    if choose_model(settings, task) is None or provider(settings) is None:
         return None
-    return chat_model(settings.model_copy(update={"llm_max_retries": 0}), "chat")
+    return chat_model(settings.model_copy(update={"llm_max_retries": 0}), task)
 
 
 async def run_worker(
@@ -82,18 +84,30 @@ async def run_worker(
     sessionmaker = create_sessionmaker(engine, event_bus)
     timers = TemporalReminderTimers(client, settings.temporal_task_queue)
     reminders = ReminderActivities(sessionmaker)
-    plans = PlanActivities(sessionmaker, timers)
-    embeddings = EmbeddingActivities(sessionmaker, embedding)
-    agent_jobs = AgentJobActivities(
+    runs = AgentRuns(settings, sessionmaker, RateLimiter(settings.redis_url))
+    plan_model = _model_without_retries(settings, "plan")
+    plans = PlanActivities(
         sessionmaker,
-        _digest_model(settings),
-        AgentRuns(settings, sessionmaker, RateLimiter(settings.redis_url)),
+        timers,
+        plan_model,
+        runs,
+        structured_method(plan_model, settings.llm_structured_output)
+        if plan_model
+        else "tool_calling",
     )
+    embeddings = EmbeddingActivities(sessionmaker, embedding)
+    agent_jobs = AgentJobActivities(sessionmaker, _model_without_retries(settings, "chat"), runs)
     worker = Worker(
         client,
         task_queue=settings.temporal_task_queue,
         workflows=[ReminderWorkflow, AgentJobWorkflow, PlanWorkflow, EmbeddingReconcileWorkflow],
-        activities=[reminders.deliver, agent_jobs.run, plans.replan, embeddings.embed_stale],
+        activities=[
+            reminders.deliver,
+            agent_jobs.run,
+            plans.redraft,
+            plans.replan,
+            embeddings.embed_stale,
+        ],
         # Named, not derived: the SDK's default hashes the source of every loaded module, which
         # takes seconds of CPU at every start. No worker versioning is in use.
         build_id=f"studypilot-{importlib.metadata.version('studypilot')}",

@@ -13,9 +13,9 @@ the calendar until the student accepts the draft.
 import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
@@ -37,9 +37,19 @@ from domain.courses.service import CourseDetailView, CourseNotFoundError, Course
 from domain.documents.outline import course_outline
 from domain.goals.service import GoalService, GoalView
 from domain.notifications.service import NotificationService
+from domain.plans.briefs import (
+    DraftedSession,
+    PlanBrief,
+    PlanCourse,
+    PlanDrafter,
+    PlanGoal,
+    PlanModule,
+    PlanWindow,
+)
 from domain.plans.calendar import busy_intervals, scheduling_rules
 from domain.plans.fallback import FallbackModule, fallback_sessions
 from domain.plans.models import PlanSession, StudyPlan
+from domain.plans.replan import OwedSession, ReplanAsk, ReplanBrief, ReplanDraft, replan_notice
 from domain.plans.repository import PlanRepository
 from domain.plans.scheduler import PlacedSlot, PlacementProof, SessionRequest, place_sessions
 from domain.plans.schemas import (
@@ -120,83 +130,6 @@ class PlanConflictsError(ConflictError):
             "now. Nothing was written; draft a new plan.",
             {"slots": clashes},
         )
-
-
-@dataclass(frozen=True)
-class PlanModule:
-    id: uuid.UUID
-    title: str
-    estimated_minutes: int | None
-    completed: bool
-
-
-@dataclass(frozen=True)
-class PlanCourse:
-    title: str
-    description: str | None
-    modules: list[PlanModule]
-    # Without modules: the sections of the student's documents for the course, in order.
-    outline: list[str] = field(default_factory=list)
-
-    def module_ids(self) -> set[uuid.UUID]:
-        return {module.id for module in self.modules}
-
-
-@dataclass(frozen=True)
-class PlanGoal:
-    title: str
-    description: str | None
-    target_date: date | None
-    target_minutes: int | None
-    target_modules: int | None
-    minutes_done: int
-    modules_done: int
-
-
-@dataclass(frozen=True)
-class PlanWindow:
-    timezone: str
-    today: date
-    start_date: date
-    end_date: date
-    minutes_per_day: int | None  # the tighter of the request's and the preferences' caps
-    session_minutes: int  # longer sessions are split into sittings of at most this
-
-
-@dataclass(frozen=True)
-class PlanBrief:
-    """What the model is told: the subject, its modules, the work left and the window."""
-
-    goal: PlanGoal | None
-    course: PlanCourse | None
-    remaining_minutes: int | None
-    window: PlanWindow
-
-    def module_ids(self) -> set[uuid.UUID]:
-        return self.course.module_ids() if self.course else set()
-
-
-@dataclass(frozen=True)
-class DraftedSession:
-    """One session of a checked draft: its module, if any, belongs to the brief's course."""
-
-    title: str
-    objective: str
-    minutes: int
-    module_id: uuid.UUID | None = None
-    preferred_start: datetime | None = None  # aware; a hint the scheduler takes only if legal
-
-
-class PlanDrafter(Protocol):
-    """What decides the sessions (the plan agent); the service decides when they happen."""
-
-    @property
-    def model_name(self) -> str: ...
-
-    @property
-    def prompt_version(self) -> str: ...
-
-    async def draft(self, brief: PlanBrief) -> list[DraftedSession]: ...
 
 
 @dataclass(frozen=True)
@@ -404,34 +337,91 @@ class PlanService:
             kept = []
             for slot in planned.slots:
                 block_id = slot.get("schedule_block_id")
-                start, end = _instant(slot["starts_at"]), _instant(slot["ends_at"])
-                if block_id is not None and (start > now or block_id in also):
+                if _owed(slot, now, also):
                     # Already gone when the student deleted the block.
                     with contextlib.suppress(NotFoundError):
                         await schedule.delete(user, uuid.UUID(block_id))
-                    minutes = int((end - start).total_seconds() // 60)
-                    removed[planned.position] = removed.get(planned.position, 0) + minutes
+                    removed[planned.position] = removed.get(planned.position, 0) + _minutes(slot)
                 else:
                     kept.append(slot)
             planned.slots = kept
         return removed
 
-    async def replan(self, plan_id: uuid.UUID, missed_block_ids: list[uuid.UUID]) -> ReplanResult:
-        """After missed sessions: the missed and the future sittings are placed again by the
-        scheduler in the calendar as it is now (from now to the plan's end), written as new
-        blocks and reminders, and proved; the student is told what changed and why. For the
-        plan's workflow, which acts for the plan's owner."""
+    async def replan_ask(
+        self, plan_id: uuid.UUID, missed_block_ids: list[uuid.UUID]
+    ) -> ReplanAsk | None:
+        """What the plan agent is told before a re-plan: the plan's subject and progress, the
+        days left, what was missed and what is owed. None when there is nothing to re-plan (the
+        plan is gone or no longer accepted, or nothing is owed). Reads only."""
+        plan = await self.plans.get(plan_id)
+        if plan is None or plan.status != ACCEPTED:
+            return None
+        user = await self.session.get(User, plan.user_id)
+        assert user is not None  # the plan's foreign key
+        now, also = self.now(), _block_ids(missed_block_ids)
+        owed: list[OwedSession] = []
+        done: list[str] = []
+        for planned in plan.sessions:
+            minutes = sum(_minutes(slot) for slot in planned.slots if _owed(slot, now, also))
+            if minutes:
+                owed.append(
+                    OwedSession(planned.title, planned.objective, minutes, planned.module_id)
+                )
+            done.extend(
+                planned.title
+                for slot in planned.slots
+                if slot.get("schedule_block_id") and not _owed(slot, now, also)
+            )
+        if not owed:
+            return None
+        today = now.astimezone(ZoneInfo(user.timezone)).date()
+        end = max(plan.end_date, today)
+        rules = scheduling_rules(user, today, end, now)
+        goal = (
+            _plan_goal(await GoalService(self.session, self.now).get(user, plan.goal_id))
+            if plan.goal_id is not None
+            else None
+        )
+        detail = await self._readable_course(user, plan.course_id)
+        course = await self._plan_course(user, detail) if detail else None
+        brief = ReplanBrief(
+            goal=goal,
+            course=course,
+            remaining_minutes=_remaining_minutes(goal, course),
+            window=PlanWindow(
+                timezone=user.timezone,
+                today=today,
+                start_date=today,
+                end_date=end,
+                minutes_per_day=rules.max_daily_minutes,
+                session_minutes=rules.session_minutes,
+            ),
+            missed_sessions=len(missed_block_ids),
+            done=done,
+            owed=owed,
+            minutes_owed=sum(session.minutes for session in owed),
+        )
+        return ReplanAsk(user.id, brief)
+
+    async def replan(
+        self,
+        plan_id: uuid.UUID,
+        missed_block_ids: list[uuid.UUID],
+        draft: ReplanDraft | None = None,
+    ) -> ReplanResult:
+        """After missed sessions: the missed and the future sittings leave the schedule; what
+        they held is replaced by the agent's redraft when `draft` is usable, else placed again
+        as it was. The scheduler places it in the calendar as it is now (from now to the plan's
+        end), written as new blocks and reminders, and proved; the student is told what changed
+        and why. For the plan's workflow, which acts for the plan's owner."""
         plan = await self.plans.get(plan_id, for_update=True)
         if plan is None or plan.status != ACCEPTED:
             return ReplanResult(replanned=False, slots=[])
         user = await self.session.get(User, plan.user_id)
         assert user is not None  # the plan's foreign key
         now = self.now()
-        owed = await self._remove_future_slots(
-            user, plan, now, frozenset(str(block_id) for block_id in missed_block_ids)
-        )
-        sessions = [planned for planned in plan.sessions if owed.get(planned.position)]
-        if not sessions:
+        owed = await self._remove_future_slots(user, plan, now, _block_ids(missed_block_ids))
+        if not owed:
             return ReplanResult(replanned=False, slots=_tracked_slots(plan))
         await self.session.flush()
         zone = ZoneInfo(user.timezone)
@@ -439,7 +429,15 @@ class PlanService:
         end = max(plan.end_date, today)
         rules = scheduling_rules(user, today, end, now)
         busy = await busy_intervals(self.session, user, today, end)
-        requests = [SessionRequest(p.title, owed[p.position]) for p in sessions]
+        if draft is not None and draft.usable:
+            sessions = await self._redrafted_sessions(user, plan, draft)
+            requests = [
+                SessionRequest(p.title, p.minutes, hint.preferred_start)
+                for p, hint in zip(sessions, draft.sessions or [], strict=True)
+            ]
+        else:
+            sessions = [planned for planned in plan.sessions if owed.get(planned.position)]
+            requests = [SessionRequest(p.title, owed[p.position]) for p in sessions]
         placement = place_sessions(requests, busy, rules)
         course_id = await self._linkable_course(user, plan.course_id)
         for index, planned in enumerate(sessions):
@@ -452,26 +450,52 @@ class PlanService:
         plan.fits = placement.proof.fits
         await self.session.flush()
         read = plan_read(plan)
-        moved = sum(len(_slots_json(placement.slots, i)) for i in range(len(sessions)))
-        body = (
-            f"You missed {len(missed_block_ids)} session(s) of {plan.title}, so the "
-            f"{sum(owed.values())} minutes still to do were placed again in your free time: "
-            f"{moved} sitting(s)"
-            + (
-                "."
-                if placement.proof.fits
-                else f", {placement.proof.minutes_short} minutes "
-                "short: not everything fits before the plan ends."
-            )
+        body = replan_notice(
+            plan.title,
+            len(missed_block_ids),
+            sum(owed.values()),
+            draft,
+            placement.proof.minutes_placed,
+            len(placement.slots),
+            placement.proof.minutes_short,
         )
+        replanned_by = "agent" if draft is not None and draft.usable else "scheduler"
         await NotificationService(self.session).notify(
-            user.id, "plan", "Your plan was re-planned", body, data={"plan_id": str(plan.id)}
+            user.id,
+            "plan",
+            "Your plan was re-planned",
+            body,
+            data={"plan_id": str(plan.id), "replanned_by": replanned_by},
         )
         queue_event(
             self.session,
             Event(user.id, "plans", "plan.updated", read.model_dump(mode="json")),
         )
         return ReplanResult(replanned=True, slots=_tracked_slots(plan))
+
+    async def _redrafted_sessions(
+        self, user: User, plan: StudyPlan, draft: ReplanDraft
+    ) -> list[PlanSession]:
+        """The redraft replaces what is left: sessions with no sitting kept go, the redrafted
+        ones follow the kept ones in study order."""
+        detail = await self._readable_course(user, plan.course_id)
+        # A module deleted while the model worked is no longer linked.
+        modules_now = {module.id for module in detail.modules} if detail else set()
+        after = max((planned.position for planned in plan.sessions), default=-1) + 1
+        fresh = [
+            PlanSession(
+                position=after + index,
+                title=session.title,
+                objective=session.objective,
+                module_id=session.module_id if session.module_id in modules_now else None,
+                minutes=session.minutes,
+                slots=[],
+            )
+            for index, session in enumerate(draft.sessions or [])
+        ]
+        plan.sessions = [*[planned for planned in plan.sessions if planned.slots], *fresh]
+        await self.session.flush()
+        return fresh
 
     async def accepted_plan_ids(self, goal_id: uuid.UUID) -> list[uuid.UUID]:
         """The goal's plans being followed (progress on the goal goes to their workflows)."""
@@ -713,6 +737,20 @@ def _track(plan: StudyPlan) -> PlanTrack:
 
 def _instant(value: str) -> datetime:
     return datetime.fromisoformat(value)
+
+
+def _owed(slot: dict[str, Any], now: datetime, missed: frozenset[str]) -> bool:
+    """A written sitting still to do: ahead of `now`, or among the missed ones."""
+    block_id = slot.get("schedule_block_id")
+    return block_id is not None and (_instant(slot["starts_at"]) > now or block_id in missed)
+
+
+def _minutes(slot: dict[str, Any]) -> int:
+    return int((_instant(slot["ends_at"]) - _instant(slot["starts_at"])).total_seconds() // 60)
+
+
+def _block_ids(ids: list[uuid.UUID]) -> frozenset[str]:
+    return frozenset(str(block_id) for block_id in ids)
 
 
 def _slots_json(slots: Sequence[PlacedSlot], position: int) -> list[dict[str, Any]]:

@@ -1,7 +1,9 @@
-"""An accepted plan is followed by `plan-<id>`: progress signals, a missed session re-planned by
-the scheduler (and proved), cancel, and its status on GET /plans/{id}."""
+"""An accepted plan is followed by `plan-<id>`: progress signals, a missed session re-planned
+(redrafted by the plan agent when a model is configured, placed by the scheduler and proved),
+cancel, and its status on GET /plans/{id}."""
 
 import itertools
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +15,7 @@ from temporalio.client import Client
 
 from core.config import Settings
 from core.security import TokenCodec
+from domain.agent_runs.models import AgentRun
 from domain.notifications.models import Notification
 from domain.plans.calendar import scheduling_rules
 from domain.plans.models import PlanSession, StudyPlan
@@ -23,6 +26,7 @@ from tests.domain.scheduler_reference import constraint_violations
 from tests.fixtures.factories.goals import create_goal
 from tests.fixtures.factories.users import auth_headers, create_user
 from tests.fixtures.temporal import running_worker
+from tests.support.scripted_openai import Answer, ScriptedOpenAI
 from tests.workflows.waiting import eventually
 
 PROOF = {
@@ -229,4 +233,93 @@ async def test_a_missed_session_is_replanned_by_the_scheduler_and_the_student_to
         )
     ).all()
     assert "missed 1 session" in notice.body
-    assert notice.data == {"plan_id": str(plan_id)}
+    assert "No language model is configured" in notice.body  # why the agent did not redraft
+    assert notice.data == {"plan_id": str(plan_id), "replanned_by": "scheduler"}
+
+
+def _redrafted(title: str, minutes: int) -> dict[str, Any]:
+    return {
+        "title": title,
+        "module_id": None,
+        "minutes": minutes,
+        "objective": f"{title} done.",
+        "preferred_start": None,
+    }
+
+
+async def test_a_missed_session_is_redrafted_by_the_plan_agent_and_placed_by_the_scheduler(
+    live_db: AsyncSession,
+    planner: User,
+    codec: TokenCodec,
+    plan_settings: Settings,
+    temporal_client: Client,
+    workflow_client_for: Any,
+) -> None:
+    redraft = {"sessions": [_redrafted("First law, again", 20), _redrafted("Second law", 40)]}
+    async with ScriptedOpenAI([Answer(json.dumps(redraft))]) as provider:
+        settings = plan_settings.model_copy(
+            update={
+                "openai_base_url": provider.base_url,
+                "openai_api_key": "test",
+                "llm_model": "gpt-test",
+            }
+        )
+        client = await workflow_client_for(settings)
+        user_id = planner.id
+        headers = auth_headers(codec, planner)
+        goal = await create_goal(live_db, user_id, title="Physics", target_minutes=600)
+        missed_at = datetime.now(UTC) + timedelta(seconds=4)
+        plan_id = await _draft(live_db, planner, goal.id, missed_at)
+        async with running_worker(settings, temporal_client):
+            accepted = await client.post(f"/plans/{plan_id}/accept", headers=headers)
+            assert accepted.status_code == 200, accepted.text
+
+            async def replanned() -> Any:
+                tracking = await _tracking(client, headers, plan_id)
+                return tracking if tracking and tracking["status"] == "replanned" else None
+
+            tracking = await eventually(replanned, within=30)
+        [request] = provider.requests
+    # The agent was told what was missed and what is owed.
+    brief = json.loads(request["messages"][-1]["content"])
+    assert (brief["missed_sessions"], brief["minutes_owed"]) == (1, 75)
+    assert [owed["title"] for owed in brief["owed"]] == ["First law", "Second law"]
+    assert tracking["minutes_planned"] == 60
+
+    plan = (await client.get(f"/plans/{plan_id}", headers=headers)).json()
+    assert [session["title"] for session in plan["sessions"]] == ["First law, again", "Second law"]
+    proof = plan["proof"]
+    assert proof["fits"], proof
+    assert proof["minutes_needed"] == proof["minutes_placed"] == 60
+    first = plan["sessions"][0]["position"]
+    placed = [
+        PlacedSlot(
+            session["position"] - first,
+            slot["part"],
+            datetime.fromisoformat(slot["start"]).astimezone(UTC),
+            datetime.fromisoformat(slot["end"]).astimezone(UTC),
+        )
+        for session in plan["sessions"]
+        for slot in session["slots"]
+    ]
+    requests = [SessionRequest("First law, again", 20), SessionRequest("Second law", 40)]
+    today = missed_at.date()
+    not_before = missed_at.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    rules = scheduling_rules(planner, today, today + timedelta(days=3), not_before)
+    assert constraint_violations(placed, requests, [], rules) == []
+
+    live_db.expire_all()
+    blocks = (
+        await live_db.scalars(select(ScheduleBlock.title).where(ScheduleBlock.user_id == user_id))
+    ).all()
+    assert sorted(blocks) == ["First law, again", "Second law"]
+    [run] = (await live_db.scalars(select(AgentRun).where(AgentRun.user_id == user_id))).all()
+    assert (run.graph, run.prompt_version, run.outcome) == ("plan", "plan/replan@v1", "ok")
+    assert run.input_tokens > 0
+    [notice] = (
+        await live_db.scalars(
+            select(Notification).where(Notification.user_id == user_id, Notification.kind == "plan")
+        )
+    ).all()
+    assert "redrafted by the plan assistant into 2 session(s)" in notice.body
+    assert notice.data == {"plan_id": str(plan_id), "replanned_by": "agent"}
