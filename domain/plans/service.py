@@ -35,6 +35,7 @@ from core.pagination import Page, PageParams
 from domain.courses.repository import CourseRepository
 from domain.courses.service import CourseDetailView, CourseNotFoundError, CourseService
 from domain.documents.outline import course_outline
+from domain.goals.repository import GoalRepository
 from domain.goals.service import GoalService, GoalView
 from domain.notifications.service import NotificationService
 from domain.plans.briefs import (
@@ -48,18 +49,28 @@ from domain.plans.briefs import (
 )
 from domain.plans.calendar import busy_intervals, scheduling_rules
 from domain.plans.fallback import FallbackModule, fallback_sessions
-from domain.plans.models import PlanSession, StudyPlan
+from domain.plans.models import PlanReplanProposal, PlanSession, StudyPlan
 from domain.plans.replan import OwedSession, ReplanAsk, ReplanBrief, ReplanDraft, replan_notice
 from domain.plans.repository import PlanRepository
-from domain.plans.scheduler import PlacedSlot, PlacementProof, SessionRequest, place_sessions
+from domain.plans.scheduler import (
+    PlacedSlot,
+    PlacementProof,
+    SessionRequest,
+    place_sessions,
+    verify_placement,
+)
 from domain.plans.schemas import (
     MAX_PLAN_DAYS,
+    PlanAccept,
     PlanCreate,
     PlanProof,
     PlanRead,
     PlanSessionRead,
     PlanSlotRead,
     PlanSummary,
+    ProposedSession,
+    ProposedSlot,
+    ReplanProposalRead,
 )
 from domain.plans.tracking import PlanTrack, PlanTracker, TrackedSlot
 from domain.reminders.schemas import ReminderCreate
@@ -115,8 +126,25 @@ class PlanNotActiveError(ConflictError):
         )
 
 
+class ReplanProposalNotFoundError(NotFoundError):
+    def __init__(self) -> None:
+        super().__init__("Re-plan proposal not found.")
+
+
+class ReplanProposalStaleError(ConflictError):
+    code = "replan_proposal_stale"
+
+    def __init__(self, why: str) -> None:
+        super().__init__(
+            f"This re-plan proposal no longer applies: {why}. Nothing was written.",
+            {"reason": why},
+        )
+
+
 class ReplanResult(BaseModel):
     replanned: bool
+    # A re-plan stored as a proposal (`auto_replan` off): nothing changed yet.
+    proposed: bool = False
     # Every slot of the plan with a block, after the re-plan: what the workflow follows.
     slots: list[TrackedSlot]
 
@@ -249,9 +277,12 @@ class PlanService:
         return Page[PlanSummary](items=[plan_summary(plan) for plan in plans], next_cursor=cursor)
 
     async def get(self, user: User, plan_id: uuid.UUID) -> PlanRead:
-        return plan_read(await self._owned(user, plan_id))
+        plan = await self._owned(user, plan_id)
+        return plan_read(plan, await self.plans.pending_proposal(plan.id))
 
-    async def accept(self, user: User, plan_id: uuid.UUID) -> PlanRead:
+    async def accept(
+        self, user: User, plan_id: uuid.UUID, settings: PlanAccept | None = None
+    ) -> PlanRead:
         """Writes the draft into the schedule, if every slot is still free."""
         plan = await self._owned(user, plan_id, for_update=True)
         _require_draft(plan)
@@ -267,6 +298,7 @@ class PlanService:
             )
         plan.status = ACCEPTED
         plan.accepted_at = now
+        plan.auto_replan = (settings or PlanAccept()).auto_replan
         await self.session.flush()
         if self.tracker is not None:
             tracker, track = self.tracker, _track(plan)
@@ -409,77 +441,246 @@ class PlanService:
         missed_block_ids: list[uuid.UUID],
         draft: ReplanDraft | None = None,
     ) -> ReplanResult:
-        """After missed sessions: the missed and the future sittings leave the schedule; what
-        they held is replaced by the agent's redraft when `draft` is usable, else placed again
-        as it was. The scheduler places it in the calendar as it is now (from now to the plan's
-        end), written as new blocks and reminders, and proved; the student is told what changed
-        and why. For the plan's workflow, which acts for the plan's owner."""
+        """After missed sessions: the missed and the future sittings are to leave the schedule;
+        what they held is replaced by the agent's redraft when `draft` is usable, else placed
+        again as it was, by the scheduler in the calendar as it is now (from now to the plan's
+        end), and proved. With `auto_replan` on, that is written at once as new blocks and
+        reminders; with it off, it is stored as a proposal the student may accept. Either way
+        the student is told what changed and why. For the plan's workflow, which acts for the
+        plan's owner."""
         plan = await self.plans.get(plan_id, for_update=True)
         if plan is None or plan.status != ACCEPTED:
             return ReplanResult(replanned=False, slots=[])
         user = await self.session.get(User, plan.user_id)
         assert user is not None  # the plan's foreign key
         now = self.now()
-        owed = await self._remove_future_slots(user, plan, now, _block_ids(missed_block_ids))
-        if not owed:
+        replaced = _owed_block_ids(plan, now, _block_ids(missed_block_ids))
+        if not replaced:
             return ReplanResult(replanned=False, slots=_tracked_slots(plan))
-        await self.session.flush()
-        zone = ZoneInfo(user.timezone)
-        today = now.astimezone(zone).date()
-        end = max(plan.end_date, today)
-        rules = scheduling_rules(user, today, end, now)
-        busy = await busy_intervals(self.session, user, today, end)
-        if draft is not None and draft.usable:
-            sessions = await self._redrafted_sessions(user, plan, draft)
-            requests = [
-                SessionRequest(p.title, p.minutes, hint.preferred_start)
-                for p, hint in zip(sessions, draft.sessions or [], strict=True)
-            ]
-        else:
-            sessions = [planned for planned in plan.sessions if owed.get(planned.position)]
-            requests = [SessionRequest(p.title, owed[p.position]) for p in sessions]
-        placement = place_sessions(requests, busy, rules)
-        course_id = await self._linkable_course(user, plan.course_id)
-        for index, planned in enumerate(sessions):
-            fresh = _slots_json(placement.slots, index)
-            planned.slots = [
-                *planned.slots,
-                *await self._write_slots(user, plan, planned, fresh, course_id, now),
-            ]
-        plan.proof = _proof_json(placement.proof)
-        plan.fits = placement.proof.fits
-        await self.session.flush()
-        read = plan_read(plan)
-        body = replan_notice(
+        owed = _owed_minutes(plan, now, replaced)
+        redrafted = draft is not None and draft.usable
+        sessions, proof = await self._replacement(user, plan, now, replaced, owed, draft)
+        summary = replan_notice(
             plan.title,
             len(missed_block_ids),
             sum(owed.values()),
             draft,
-            placement.proof.minutes_placed,
-            len(placement.slots),
-            placement.proof.minutes_short,
+            proof.minutes_placed,
+            sum(len(session.slots) for session in sessions),
+            proof.minutes_short,
         )
-        replanned_by = "agent" if draft is not None and draft.usable else "scheduler"
-        await NotificationService(self.session).notify(
+        replanned_by = "agent" if redrafted else "scheduler"
+        notifications = NotificationService(self.session)
+        if not plan.auto_replan:
+            await self.plans.supersede_pending(plan.id)
+            proposal = await self.plans.add_proposal(
+                PlanReplanProposal(
+                    plan_id=plan.id,
+                    user_id=user.id,
+                    replanned_by=replanned_by,
+                    summary=summary,
+                    replaced_block_ids=sorted(replaced),
+                    sessions=[session.model_dump(mode="json") for session in sessions],
+                    proof=_proof_json(proof),
+                )
+            )
+            await notifications.notify(
+                user.id,
+                "plan",
+                "A re-plan is proposed",
+                f"{summary} Nothing changed yet: accept the proposal to apply it.",
+                data={
+                    "plan_id": str(plan.id),
+                    "proposal_id": str(proposal.id),
+                    "replanned_by": replanned_by,
+                },
+            )
+            self._plan_updated(plan, proposal)
+            return ReplanResult(replanned=False, proposed=True, slots=_tracked_slots(plan))
+        await self._apply(user, plan, now, replaced, sessions, redrafted)
+        plan.proof, plan.fits = _proof_json(proof), proof.fits
+        await self.session.flush()
+        await notifications.notify(
             user.id,
             "plan",
             "Your plan was re-planned",
-            body,
+            summary,
             data={"plan_id": str(plan.id), "replanned_by": replanned_by},
         )
-        queue_event(
-            self.session,
-            Event(user.id, "plans", "plan.updated", read.model_dump(mode="json")),
-        )
+        self._plan_updated(plan)
         return ReplanResult(replanned=True, slots=_tracked_slots(plan))
 
+    async def accept_replan(
+        self, user: User, plan_id: uuid.UUID, proposal_id: uuid.UUID
+    ) -> PlanRead:
+        """Applies a pending re-plan proposal, if its slots are all still ahead and free (the
+        blocks it replaces aside); then the plan's workflow follows the new slots."""
+        plan = await self._owned(user, plan_id, for_update=True)
+        proposal = await self.plans.proposal_owned(user.id, plan_id, proposal_id)
+        if proposal is None:
+            raise ReplanProposalNotFoundError()
+        if plan.status != ACCEPTED:
+            raise PlanNotActiveError(plan.status)
+        if proposal.status != "pending":
+            raise ReplanProposalStaleError(f"it was {proposal.status}")
+        if plan.goal_id is not None and await GoalRepository(self.session).progress_since(
+            plan.goal_id, proposal.created_at
+        ):
+            raise ReplanProposalStaleError("progress was recorded on the goal since")
+        now = self.now()
+        replaced = frozenset(proposal.replaced_block_ids)
+        sessions = [ProposedSession.model_validate(raw) for raw in proposal.sessions]
+        proof, clashes = await self._recheck(user, plan, now, replaced, sessions)
+        if clashes:
+            raise PlanConflictsError(clashes)
+        await self._apply(user, plan, now, replaced, sessions, proposal.replanned_by == "agent")
+        plan.proof, plan.fits = _proof_json(proof), proof.fits
+        proposal.status = "applied"
+        await self.session.flush()
+        self._plan_updated(plan)
+        if self.tracker is not None:
+            tracker, slots = self.tracker, _tracked_slots(plan)
+            defer_until_commit(self.session, lambda: tracker.replanned(plan_id, slots))
+        return plan_read(plan)
+
+    async def _replacement(
+        self,
+        user: User,
+        plan: StudyPlan,
+        now: datetime,
+        replaced: frozenset[str],
+        owed: dict[int, int],
+        draft: ReplanDraft | None,
+    ) -> tuple[list[ProposedSession], PlacementProof]:
+        """What replaces the owed sittings, placed by the scheduler around everything else in
+        the calendar, with the proof."""
+        if draft is not None and draft.usable:
+            sessions = [
+                ProposedSession(
+                    position=None,
+                    title=session.title,
+                    objective=session.objective,
+                    minutes=session.minutes,
+                    module_id=session.module_id,
+                    slots=[],
+                )
+                for session in draft.sessions or []
+            ]
+            hints = [session.preferred_start for session in draft.sessions or []]
+        else:
+            sessions = [
+                ProposedSession(
+                    position=planned.position,
+                    title=planned.title,
+                    objective=planned.objective,
+                    minutes=owed[planned.position],
+                    module_id=planned.module_id,
+                    slots=[],
+                )
+                for planned in plan.sessions
+                if owed.get(planned.position)
+            ]
+            hints = [None] * len(sessions)
+        today = now.astimezone(ZoneInfo(user.timezone)).date()
+        end = max(plan.end_date, today)
+        busy = await busy_intervals(self.session, user, today, end, exclude=_uuids(replaced))
+        placement = place_sessions(
+            [
+                SessionRequest(session.title, session.minutes, hint)
+                for session, hint in zip(sessions, hints, strict=True)
+            ],
+            busy,
+            scheduling_rules(user, today, end, now),
+        )
+        for index, session in enumerate(sessions):
+            session.slots = [
+                ProposedSlot(part=slot.part, start=slot.start, end=slot.end)
+                for slot in placement.slots
+                if slot.session_index == index
+            ]
+        return sessions, placement.proof
+
+    async def _recheck(
+        self,
+        user: User,
+        plan: StudyPlan,
+        now: datetime,
+        replaced: frozenset[str],
+        sessions: list[ProposedSession],
+    ) -> tuple[PlacementProof, list[dict[str, Any]]]:
+        """The proposal's slots against the calendar as it is now, by the scheduler's own
+        checker: the proof, and the slots taken since or no longer ahead."""
+        today = now.astimezone(ZoneInfo(user.timezone)).date()
+        end = max(plan.end_date, today)
+        busy = await busy_intervals(self.session, user, today, end, exclude=_uuids(replaced))
+        placed = [
+            PlacedSlot(index, slot.part, slot.start, slot.end)
+            for index, session in enumerate(sessions)
+            for slot in session.slots
+        ]
+        requests = [SessionRequest(session.title, session.minutes) for session in sessions]
+        proof = verify_placement(placed, requests, busy, scheduling_rules(user, today, end, now))
+        zone = ZoneInfo(plan.timezone)
+        clashes = [
+            {
+                "position": session.position,
+                "title": session.title,
+                "part": slot.part,
+                "start": slot.start.astimezone(zone).isoformat(),
+                "end": slot.end.astimezone(zone).isoformat(),
+            }
+            for session in sessions
+            for slot in session.slots
+            if slot.start <= now
+            or any(taken.start < slot.end and slot.start < taken.end for taken in busy)
+        ]
+        return proof, clashes
+
+    async def _apply(
+        self,
+        user: User,
+        plan: StudyPlan,
+        now: datetime,
+        replaced: frozenset[str],
+        sessions: list[ProposedSession],
+        redrafted: bool,
+    ) -> None:
+        """Removes the replaced sittings (with their reminders) and writes the new ones."""
+        await self._remove_future_slots(user, plan, now, replaced)
+        await self.session.flush()
+        if redrafted:
+            targets = await self._redrafted_sessions(user, plan, sessions)
+        else:
+            by_position = {planned.position: planned for planned in plan.sessions}
+            targets = [
+                by_position[session.position]
+                for session in sessions
+                if session.position is not None
+            ]
+        course_id = await self._linkable_course(user, plan.course_id)
+        for planned, session in zip(targets, sessions, strict=True):
+            fresh = [
+                {
+                    "part": slot.part,
+                    "starts_at": slot.start.astimezone(UTC).isoformat(),
+                    "ends_at": slot.end.astimezone(UTC).isoformat(),
+                    "schedule_block_id": None,
+                }
+                for slot in session.slots
+            ]
+            planned.slots = [
+                *planned.slots,
+                *await self._write_slots(user, plan, planned, fresh, course_id, now),
+            ]
+        await self.session.flush()
+
     async def _redrafted_sessions(
-        self, user: User, plan: StudyPlan, draft: ReplanDraft
+        self, user: User, plan: StudyPlan, sessions: list[ProposedSession]
     ) -> list[PlanSession]:
         """The redraft replaces what is left: sessions with no sitting kept go, the redrafted
         ones follow the kept ones in study order."""
         detail = await self._readable_course(user, plan.course_id)
-        # A module deleted while the model worked is no longer linked.
+        # A module deleted while the model worked (or the proposal waited) is no longer linked.
         modules_now = {module.id for module in detail.modules} if detail else set()
         after = max((planned.position for planned in plan.sessions), default=-1) + 1
         fresh = [
@@ -491,11 +692,18 @@ class PlanService:
                 minutes=session.minutes,
                 slots=[],
             )
-            for index, session in enumerate(draft.sessions or [])
+            for index, session in enumerate(sessions)
         ]
         plan.sessions = [*[planned for planned in plan.sessions if planned.slots], *fresh]
         await self.session.flush()
         return fresh
+
+    def _plan_updated(self, plan: StudyPlan, proposal: PlanReplanProposal | None = None) -> None:
+        read = plan_read(plan, proposal)
+        queue_event(
+            self.session,
+            Event(plan.user_id, "plans", "plan.updated", read.model_dump(mode="json")),
+        )
 
     async def accepted_plan_ids(self, goal_id: uuid.UUID) -> list[uuid.UUID]:
         """The goal's plans being followed (progress on the goal goes to their workflows)."""
@@ -753,6 +961,29 @@ def _block_ids(ids: list[uuid.UUID]) -> frozenset[str]:
     return frozenset(str(block_id) for block_id in ids)
 
 
+def _uuids(ids: frozenset[str]) -> frozenset[uuid.UUID]:
+    return frozenset(uuid.UUID(block_id) for block_id in ids)
+
+
+def _owed_block_ids(plan: StudyPlan, now: datetime, missed: frozenset[str]) -> frozenset[str]:
+    return frozenset(
+        slot["schedule_block_id"]
+        for planned in plan.sessions
+        for slot in planned.slots
+        if _owed(slot, now, missed)
+    )
+
+
+def _owed_minutes(plan: StudyPlan, now: datetime, replaced: frozenset[str]) -> dict[int, int]:
+    """Minutes of each session's sittings being replaced, by session position."""
+    owed: dict[int, int] = {}
+    for planned in plan.sessions:
+        minutes = sum(_minutes(slot) for slot in planned.slots if _owed(slot, now, replaced))
+        if minutes:
+            owed[planned.position] = minutes
+    return owed
+
+
 def _slots_json(slots: Sequence[PlacedSlot], position: int) -> list[dict[str, Any]]:
     return [
         {
@@ -774,12 +1005,13 @@ def plan_summary(plan: StudyPlan) -> PlanSummary:
     return PlanSummary.model_validate(_summary_fields(plan))
 
 
-def plan_read(plan: StudyPlan) -> PlanRead:
-    """The plan with every time in the plan's zone."""
+def plan_read(plan: StudyPlan, proposal: PlanReplanProposal | None = None) -> PlanRead:
+    """The plan with every time in the plan's zone, and its pending re-plan proposal."""
     zone = ZoneInfo(plan.timezone)
     return PlanRead.model_validate(
         {
             **_summary_fields(plan),
+            "replan_proposal": _proposal_read(proposal, zone) if proposal else None,
             "sessions": [
                 PlanSessionRead(
                     id=planned.id,
@@ -804,6 +1036,24 @@ def plan_read(plan: StudyPlan) -> PlanRead:
     )
 
 
+def _proposal_read(proposal: PlanReplanProposal, zone: ZoneInfo) -> ReplanProposalRead:
+    read = ReplanProposalRead.model_validate(
+        {
+            "id": proposal.id,
+            "created_at": proposal.created_at,
+            "replanned_by": proposal.replanned_by,
+            "summary": proposal.summary,
+            "replaced_block_ids": proposal.replaced_block_ids,
+            "sessions": proposal.sessions,
+            "proof": proposal.proof,
+        }
+    )
+    for session in read.sessions:
+        for slot in session.slots:
+            slot.start, slot.end = slot.start.astimezone(zone), slot.end.astimezone(zone)
+    return read
+
+
 def _summary_fields(plan: StudyPlan) -> dict[str, Any]:
     return {
         "id": plan.id,
@@ -819,6 +1069,7 @@ def _summary_fields(plan: StudyPlan) -> dict[str, Any]:
         "prompt_version": plan.prompt_version,
         "drafted_by": plan.drafted_by,
         "fallback_reason": plan.fallback_reason,
+        "auto_replan": plan.auto_replan,
         "created_at": plan.created_at,
         "accepted_at": plan.accepted_at,
     }

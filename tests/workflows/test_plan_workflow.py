@@ -323,3 +323,86 @@ async def test_a_missed_session_is_redrafted_by_the_plan_agent_and_placed_by_the
     ).all()
     assert "redrafted by the plan assistant into 2 session(s)" in notice.body
     assert notice.data == {"plan_id": str(plan_id), "replanned_by": "agent"}
+
+
+async def test_with_auto_replan_off_a_missed_session_is_proposed_and_applied_on_accept(
+    live_db: AsyncSession,
+    planner: User,
+    codec: TokenCodec,
+    plan_settings: Settings,
+    temporal_client: Client,
+    workflow_client_for: Any,
+) -> None:
+    client = await workflow_client_for(plan_settings)
+    user_id = planner.id
+    headers = auth_headers(codec, planner)
+    goal = await create_goal(live_db, user_id, title="Physics", target_minutes=600)
+    missed_at = datetime.now(UTC) + timedelta(seconds=4)
+    plan_id = await _draft(live_db, planner, goal.id, missed_at)
+
+    async def block_ids() -> list[str]:
+        live_db.expire_all()
+        rows = await live_db.scalars(
+            select(ScheduleBlock.id).where(ScheduleBlock.user_id == user_id)
+        )
+        return sorted(str(block_id) for block_id in rows)
+
+    async with running_worker(plan_settings, temporal_client):
+        accepted = await client.post(
+            f"/plans/{plan_id}/accept", headers=headers, json={"auto_replan": False}
+        )
+        assert accepted.status_code == 200, accepted.text
+        assert accepted.json()["auto_replan"] is False
+        before = await block_ids()
+
+        async def proposed() -> Any:
+            plan = (await client.get(f"/plans/{plan_id}", headers=headers)).json()
+            return plan if plan["replan_proposal"] else None
+
+        plan = await eventually(proposed, within=30)
+        proposal = plan["replan_proposal"]
+        assert plan["tracking"]["status"] == "behind"
+        assert await block_ids() == before  # proposed, not applied
+        assert sorted(proposal["replaced_block_ids"]) == before  # the missed one and the next
+        assert proposal["replanned_by"] == "scheduler"
+        assert proposal["proof"]["fits"]
+        assert [s["position"] for s in proposal["sessions"]] == [0, 1]
+        live_db.expire_all()
+        [notice] = (
+            await live_db.scalars(select(Notification).where(Notification.user_id == user_id))
+        ).all()
+        assert notice.data["proposal_id"] == proposal["id"]
+        assert "Nothing changed yet" in notice.body
+
+        applied = await client.post(
+            f"/plans/{plan_id}/replan/accept",
+            headers=headers,
+            json={"proposal_id": proposal["id"]},
+        )
+        assert applied.status_code == 200, applied.text
+        assert applied.json()["replan_proposal"] is None
+        slots = [slot for session in applied.json()["sessions"] for slot in session["slots"]]
+        assert [(s["start"], s["end"]) for s in slots] == [
+            (slot["start"], slot["end"])
+            for session in proposal["sessions"]
+            for slot in session["slots"]
+        ]
+        after = await block_ids()
+        assert after == sorted(slot["schedule_block_id"] for slot in slots)
+        assert not set(after) & set(before)
+
+        async def followed() -> Any:
+            tracking = await _tracking(client, headers, plan_id)
+            return tracking if tracking["status"] == "replanned" else None
+
+        tracking = await eventually(followed)
+        assert (tracking["replans"], tracking["minutes_planned"]) == (1, 75)
+        assert datetime.fromisoformat(tracking["next_session_at"]) == datetime.fromisoformat(
+            slots[0]["start"]
+        )
+        again = await client.post(
+            f"/plans/{plan_id}/replan/accept",
+            headers=headers,
+            json={"proposal_id": proposal["id"]},
+        )
+        assert (again.status_code, again.json()["code"]) == (409, "replan_proposal_stale")

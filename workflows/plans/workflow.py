@@ -20,7 +20,7 @@ from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from domain.plans.replan import MODEL_UNREACHABLE, ReplanDraft
-    from domain.plans.tracking import PlanTracking, ProgressReport, TrackedSlot
+    from domain.plans.tracking import PlanTracking, ProgressReport, ReplanApplied, TrackedSlot
     from workflows.plans.activities import PlanActivities
     from workflows.plans.inputs import PlanState, RedraftRequest, ReplanRequest
 
@@ -50,6 +50,15 @@ class PlanWorkflow:
         self._state.progress_at.append(report.occurred_at)
         self._state.minutes_done += report.minutes
         self._state.goal_completed = self._state.goal_completed or report.goal_completed
+        self._woken = True
+
+    @workflow.signal(name="replanned")
+    def replanned(self, applied: ReplanApplied) -> None:
+        """A proposed re-plan the student accepted: its slots are followed from now on."""
+        state = self._state
+        state.track.slots = applied.slots
+        state.replans += 1
+        state.status = "replanned"
         self._woken = True
 
     @workflow.signal(name="cancel")
