@@ -9,7 +9,14 @@ from api.ai import AI_ERROR_RESPONSES, PlanCall
 from api.deps import CurrentUser, SessionDep, release_connection
 from api.errors import error_responses
 from core.pagination import Page, PageParams, page_params
-from domain.plans.schemas import PlanAccept, PlanCreate, PlanRead, PlanSummary, ReplanAccept
+from domain.plans.schemas import (
+    PlanAccept,
+    PlanCreate,
+    PlanRead,
+    PlanSummary,
+    PlanUpdate,
+    ReplanAccept,
+)
 from domain.plans.service import PlanService
 
 ai_router = APIRouter(prefix="/ai", tags=["ai"])
@@ -64,6 +71,15 @@ async def get_plan(plan_id: uuid.UUID, user: CurrentUser, plans: Plans) -> PlanR
     return plan.model_copy(update={"tracking": await plans.tracker.status(plan_id)})
 
 
+@plans_router.patch("/{plan_id}", response_model=PlanRead, responses=error_responses(401, 404, 422))
+async def update_plan(
+    plan_id: uuid.UUID, body: PlanUpdate, user: CurrentUser, plans: Plans
+) -> PlanRead:
+    """Changes a plan's settings, a draft's or a followed one's: `auto_replan`. A re-plan
+    already proposed stays there to accept."""
+    return await plans.update(user, plan_id, body)
+
+
 @plans_router.post(
     "/{plan_id}/accept", response_model=PlanRead, responses=error_responses(401, 404, 409, 422)
 )
@@ -73,7 +89,8 @@ async def accept_plan(
     """Adds one study block per slot to your schedule, with a reminder 15 minutes before each
     slot still ahead, and starts following the plan: progress on its goal, missed sessions
     (then a re-plan of what is owed, with a notification), until its last day. The body is
-    optional: `auto_replan: false` makes a re-plan a proposal you accept or leave. 409
+    optional: `auto_replan: false` makes a re-plan a proposal you accept or leave (also settable
+    with `PATCH /plans/{id}`). 409
     `plan_conflicts` (nothing written) when a slot is no longer free; 409 `plan_not_draft` when
     the plan was already accepted."""
     return await plans.accept(user, plan_id, body)

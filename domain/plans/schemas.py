@@ -52,13 +52,21 @@ class PlanCreate(StrictModel):
         return self
 
 
+AUTO_REPLAN = (
+    "After missed sessions, apply the re-plan at once (true), or only propose it (false): it "
+    "is then stored, you are notified, `GET /plans/{id}` shows it as `replan_proposal`, and "
+    "`POST /plans/{id}/replan/accept` applies it."
+)
+
+
 class PlanAccept(StrictModel):
-    auto_replan: bool = Field(
-        default=True,
-        description="After missed sessions, apply the re-plan at once (true), or only propose "
-        "it (false): it is then stored, you are notified, `GET /plans/{id}` shows it as "
-        "`replan_proposal`, and `POST /plans/{id}/replan/accept` applies it.",
+    auto_replan: bool | None = Field(
+        default=None, description=f"{AUTO_REPLAN} Default: the plan's setting (true)."
     )
+
+
+class PlanUpdate(StrictModel):
+    auto_replan: bool = Field(description=AUTO_REPLAN)
 
 
 class ReplanAccept(StrictModel):

@@ -68,6 +68,7 @@ from domain.plans.schemas import (
     PlanSessionRead,
     PlanSlotRead,
     PlanSummary,
+    PlanUpdate,
     ProposedSession,
     ProposedSlot,
     ReplanProposalRead,
@@ -298,12 +299,20 @@ class PlanService:
             )
         plan.status = ACCEPTED
         plan.accepted_at = now
-        plan.auto_replan = (settings or PlanAccept()).auto_replan
+        if settings is not None and settings.auto_replan is not None:
+            plan.auto_replan = settings.auto_replan
         await self.session.flush()
         if self.tracker is not None:
             tracker, track = self.tracker, _track(plan)
             defer_until_commit(self.session, lambda: tracker.start(track))
         return plan_read(plan)
+
+    async def update(self, user: User, plan_id: uuid.UUID, changes: PlanUpdate) -> PlanRead:
+        """Settings of a draft or a followed plan; a pending proposal stays acceptable."""
+        plan = await self._owned(user, plan_id, for_update=True)
+        plan.auto_replan = changes.auto_replan
+        await self.session.flush()
+        return plan_read(plan, await self.plans.pending_proposal(plan.id))
 
     async def _write_slots(
         self,

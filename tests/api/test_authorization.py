@@ -84,6 +84,7 @@ CASES = [
     Case("POST", "/plans/{plan_id}/accept"),
     Case("POST", "/plans/{plan_id}/cancel"),
     Case("POST", "/plans/{plan_id}/replan/accept", {"proposal_id": NOBODYS_PROPOSAL}),
+    Case("PATCH", "/plans/{plan_id}", {"auto_replan": False}),
     Case("DELETE", "/plans/{plan_id}"),
     # Eval runs belong to no student: anyone but an admin gets 404.
     Case("GET", "/evals/runs/{run_id}"),

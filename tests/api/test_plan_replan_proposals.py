@@ -159,3 +159,20 @@ async def test_another_users_proposal_is_a_404(
     assert_error(response, 404, "not_found")
     shown = await client.get(f"/plans/{plan_id}", headers=auth_headers(codec, bob))
     assert_error(shown, 404, "not_found")
+
+
+async def test_patching_auto_replan_back_on_applies_the_next_replan_at_once(
+    client: httpx.AsyncClient, db_session: AsyncSession, codec: TokenCodec
+) -> None:
+    user = await create_user(db_session, study_preferences={"available_hours": EVERY_DAY})
+    headers = auth_headers(codec, user)
+    plan_id, _ = await _followed_plan(db_session, client, user, headers)
+    patched = await client.patch(f"/plans/{plan_id}", headers=headers, json={"auto_replan": True})
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["auto_replan"] is True
+    result = await PlanService(db_session).replan(plan_id, [])
+    assert (result.replanned, result.proposed) == (True, False)
+    plan = (await client.get(f"/plans/{plan_id}", headers=headers)).json()
+    assert plan["replan_proposal"] is None
+    [slot] = plan["sessions"][0]["slots"]
+    assert slot["schedule_block_id"] is not None

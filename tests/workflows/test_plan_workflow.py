@@ -4,22 +4,30 @@ cancel, and its status on GET /plans/{id}."""
 
 import itertools
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from temporalio.client import Client
 
+from agents.llm import chat_model
+from agents.runs import AgentRuns
 from core.config import Settings
+from core.db import create_sessionmaker
+from core.events import create_event_bus
+from core.rate_limit import RateLimiter
 from core.security import TokenCodec
 from domain.agent_runs.models import AgentRun
 from domain.notifications.models import Notification
 from domain.plans.calendar import scheduling_rules
 from domain.plans.models import PlanSession, StudyPlan
+from domain.plans.replan import MODEL_UNUSABLE
 from domain.plans.scheduler import PlacedSlot, SessionRequest
+from domain.plans.service import PlanService
 from domain.schedule.models import ScheduleBlock
 from domain.users.models import User
 from tests.domain.scheduler_reference import constraint_violations
@@ -28,6 +36,8 @@ from tests.fixtures.factories.users import auth_headers, create_user
 from tests.fixtures.temporal import running_worker
 from tests.support.scripted_openai import Answer, ScriptedOpenAI
 from tests.workflows.waiting import eventually
+from workflows.plans.activities import PlanActivities
+from workflows.plans.inputs import RedraftRequest, ReplanRequest
 
 PROOF = {
     "minutes_needed": 75,
@@ -406,3 +416,63 @@ async def test_with_auto_replan_off_a_missed_session_is_proposed_and_applied_on_
             json={"proposal_id": proposal["id"]},
         )
         assert (again.status_code, again.json()["code"]) == (409, "replan_proposal_stale")
+
+
+class _NoTimers:
+    """Reminders are not what this test follows: their timers start nowhere."""
+
+    async def schedule(self, reminder_id: uuid.UUID, remind_at: datetime) -> None:
+        return None
+
+    async def cancel(self, reminder_id: uuid.UUID) -> None:
+        return None
+
+
+async def test_an_unusable_redraft_falls_back_to_the_owed_sessions_and_says_why(
+    live_db: AsyncSession, live_engine: AsyncEngine, planner: User, settings: Settings
+) -> None:
+    """The agent's activity and the writing one, called as the workflow calls them: an answer
+    that stays unusable after the graph's repair is recorded as a failed run, and the owed
+    sessions are placed again, the student told why."""
+    user_id = planner.id
+    goal = await create_goal(live_db, user_id, title="Physics", target_minutes=600)
+    plan_id = await _draft(live_db, planner, goal.id, datetime.now(UTC) + timedelta(hours=1))
+    await PlanService(live_db).accept(planner, plan_id)
+    await live_db.commit()
+    sessionmaker = create_sessionmaker(live_engine, create_event_bus(settings))
+    async with ScriptedOpenAI([Answer("Sure! Study more."), Answer("{}")]) as provider:
+        provided = settings.model_copy(
+            update={"openai_base_url": provider.base_url, "llm_model": "gpt-test"}
+        )
+        model = chat_model(provided.model_copy(update={"llm_max_retries": 0}), "plan")
+        activities = PlanActivities(
+            sessionmaker,
+            _NoTimers(),
+            model,
+            AgentRuns(settings, sessionmaker, RateLimiter(None)),
+            "json_schema",
+        )
+        draft = await activities.redraft(RedraftRequest(plan_id=plan_id, missed_block_ids=[]))
+    assert (draft.usable, draft.fallback_reason) == (False, MODEL_UNUSABLE)
+    result = await activities.replan(
+        ReplanRequest(plan_id=plan_id, missed_block_ids=[], draft=draft)
+    )
+    assert result.replanned
+    live_db.expire_all()
+    [run] = (await live_db.scalars(select(AgentRun).where(AgentRun.user_id == user_id))).all()
+    assert (run.prompt_version, run.outcome, run.error_code) == (
+        "plan/replan@v1",
+        "error",
+        "llm_bad_response",
+    )
+    [notice] = (
+        await live_db.scalars(
+            select(Notification).where(Notification.user_id == user_id, Notification.kind == "plan")
+        )
+    ).all()
+    assert MODEL_UNUSABLE in notice.body
+    assert notice.data["replanned_by"] == "scheduler"
+    titles = (
+        await live_db.scalars(select(PlanSession.title).where(PlanSession.plan_id == plan_id))
+    ).all()
+    assert sorted(titles) == ["First law", "Second law"]  # what was owed, as it was

@@ -1783,9 +1783,9 @@ export type PlanAccept = {
     /**
      * Auto Replan
      *
-     * After missed sessions, apply the re-plan at once (true), or only propose it (false): it is then stored, you are notified, `GET /plans/{id}` shows it as `replan_proposal`, and `POST /plans/{id}/replan/accept` applies it.
+     * After missed sessions, apply the re-plan at once (true), or only propose it (false): it is then stored, you are notified, `GET /plans/{id}` shows it as `replan_proposal`, and `POST /plans/{id}/replan/accept` applies it. Default: the plan's setting (true).
      */
-    auto_replan?: boolean;
+    auto_replan?: boolean | null;
 };
 
 /**
@@ -2164,6 +2164,18 @@ export type PlanTracking = {
      * Replans
      */
     replans: number;
+};
+
+/**
+ * PlanUpdate
+ */
+export type PlanUpdate = {
+    /**
+     * Auto Replan
+     *
+     * After missed sessions, apply the re-plan at once (true), or only propose it (false): it is then stored, you are notified, `GET /plans/{id}` shows it as `replan_proposal`, and `POST /plans/{id}/replan/accept` applies it.
+     */
+    auto_replan: boolean;
 };
 
 /**
@@ -7099,6 +7111,56 @@ export type PlansGetPlanResponses = {
 };
 
 export type PlansGetPlanResponse = PlansGetPlanResponses[keyof PlansGetPlanResponses];
+
+export type PlansUpdatePlanData = {
+    body: PlanUpdate;
+    path: {
+        /**
+         * Plan Id
+         */
+        plan_id: string;
+    };
+    query?: never;
+    url: '/api/v1/plans/{plan_id}';
+};
+
+export type PlansUpdatePlanErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Not Found
+     */
+    404: ErrorBody;
+    /**
+     * Content Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Unprocessable Entity
+     */
+    422: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type PlansUpdatePlanError = PlansUpdatePlanErrors[keyof PlansUpdatePlanErrors];
+
+export type PlansUpdatePlanResponses = {
+    /**
+     * Successful Response
+     */
+    200: PlanRead;
+};
+
+export type PlansUpdatePlanResponse = PlansUpdatePlanResponses[keyof PlansUpdatePlanResponses];
 
 export type PlansAcceptPlanData = {
     /**
