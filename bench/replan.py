@@ -2,12 +2,13 @@
 completion of the activity that committed the new blocks (`replan_plan`), read from each plan
 workflow's history; and the same without a model (the owed sessions placed again).
 
-    .venv/bin/python -m bench.replan [--plans 20]
+    .venv/bin/python -m bench.replan [--plans 20] [--spacing 0]
 
 Starts its own embedded Postgres and Temporal dev server in a temporary directory, a scripted
 OpenAI-compatible server (real HTTP, the real client; the "model" answers at once) and a worker
-in this process. Each run accepts `--plans` plans whose first session ends within seconds, so
-all of them are missed at about the same time. Prints a Markdown table.
+in this process. Each run accepts `--plans` plans whose first sessions end within seconds,
+`--spacing` seconds apart: 0 has them all missed at about the same time, a few seconds has them
+re-planned one after another (warm, uncontended). Prints a Markdown table.
 """
 
 import argparse
@@ -80,8 +81,11 @@ def _slot(start: datetime, minutes: int) -> dict[str, Any]:
     }
 
 
-async def _accept_plans(settings: Settings, client: Client, count: int) -> list[uuid.UUID]:
-    """`count` accepted plans, each with a first session ending in a few seconds."""
+async def _accept_plans(
+    settings: Settings, client: Client, count: int, spacing: float
+) -> list[uuid.UUID]:
+    """`count` accepted plans, their first sessions ending a few seconds ahead, `spacing`
+    seconds apart."""
     engine = create_engine(settings)
     sessionmaker = create_sessionmaker(engine)
     tracker = TemporalPlanTracker(client, settings.temporal_task_queue, 1.0)
@@ -89,6 +93,7 @@ async def _accept_plans(settings: Settings, client: Client, count: int) -> list[
     ends = datetime.now(UTC) + timedelta(seconds=4)
     plan_ids = []
     for index in range(count):
+        first_ends = ends + timedelta(seconds=index * spacing)
         async with unit_of_work(sessionmaker) as session:
             user = User(
                 email=f"{uuid.uuid4().hex}@example.com",
@@ -118,7 +123,7 @@ async def _accept_plans(settings: Settings, client: Client, count: int) -> list[
                         title="First law",
                         objective="Energy balance",
                         minutes=30,
-                        slots=[_slot(ends - timedelta(minutes=30), 30)],
+                        slots=[_slot(first_ends - timedelta(minutes=30), 30)],
                     ),
                     PlanSession(
                         position=1,
@@ -170,14 +175,14 @@ async def _latencies(client: Client, plan_ids: list[uuid.UUID]) -> list[tuple[fl
     return found
 
 
-async def _run(settings: Settings, count: int, label: str) -> str:
+async def _run(settings: Settings, count: int, spacing: float, label: str) -> str:
     client = await connect_temporal(settings)
     stop = asyncio.Event()
     worker = asyncio.create_task(run_worker(settings, stop, client))
     try:
-        plan_ids = await _accept_plans(settings, client, count)
+        plan_ids = await _accept_plans(settings, client, count, spacing)
         # The first sessions end within seconds; the grace is one second.
-        deadline = asyncio.get_running_loop().time() + 60
+        deadline = asyncio.get_running_loop().time() + 60 + count * spacing
         while True:
             try:
                 latencies = await _latencies(client, plan_ids)
@@ -198,7 +203,7 @@ async def _run(settings: Settings, count: int, label: str) -> str:
     )
 
 
-async def main(count: int) -> None:
+async def main(count: int, spacing: float) -> None:
     root = server_tempdir("studypilot-bench-replan-")
     postgres, temporal = EmbeddedPostgres(root / "pg"), EmbeddedTemporal(root / "temporal")
     try:
@@ -224,9 +229,9 @@ async def main(count: int) -> None:
                     "temporal_task_queue": "bench-agent",
                 }
             )
-            rows.append(await _run(with_model, count, "plan agent (scripted model)"))
+            rows.append(await _run(with_model, count, spacing, "plan agent (scripted model)"))
         without = base.model_copy(update={"temporal_task_queue": "bench-scheduler"})
-        rows.append(await _run(without, count, "no model: owed sessions placed again"))
+        rows.append(await _run(without, count, spacing, "no model: owed sessions placed again"))
         print("| re-plan | plans | p50 ms | max ms | agent activity p50 ms | write p50 ms |")
         print("| --- | ---: | ---: | ---: | ---: | ---: |")
         print("\n".join(rows))
@@ -239,5 +244,6 @@ async def main(count: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plans", type=int, default=20)
+    parser.add_argument("--spacing", type=float, default=0.0)
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.plans))
+    asyncio.run(main(arguments.plans, arguments.spacing))
