@@ -18,7 +18,6 @@ from temporalio.worker import Worker
 
 from agents.llm import Task, chat_model, choose_model, provider
 from agents.runs import AgentRuns
-from agents.structured import structured_method
 from core.config import Settings
 from core.db import create_engine, create_sessionmaker
 from core.events import create_event_bus
@@ -85,15 +84,12 @@ async def run_worker(
     timers = TemporalReminderTimers(client, settings.temporal_task_queue)
     reminders = ReminderActivities(sessionmaker)
     runs = AgentRuns(settings, sessionmaker, RateLimiter(settings.redis_url))
-    plan_model = _model_without_retries(settings, "plan")
     plans = PlanActivities(
         sessionmaker,
         timers,
-        plan_model,
+        _model_without_retries(settings, "plan"),
         runs,
-        structured_method(plan_model, settings.llm_structured_output)
-        if plan_model
-        else "tool_calling",
+        settings.llm_structured_output,
     )
     embeddings = EmbeddingActivities(sessionmaker, embedding)
     agent_jobs = AgentJobActivities(sessionmaker, _model_without_retries(settings, "chat"), runs)

@@ -400,21 +400,20 @@ class PlanService:
         user = await self.session.get(User, plan.user_id)
         assert user is not None  # the plan's foreign key
         now, also = self.now(), _block_ids(missed_block_ids)
-        owed: list[OwedSession] = []
-        done: list[str] = []
-        for planned in plan.sessions:
-            minutes = sum(_minutes(slot) for slot in planned.slots if _owed(slot, now, also))
-            if minutes:
-                owed.append(
-                    OwedSession(planned.title, planned.objective, minutes, planned.module_id)
-                )
-            done.extend(
-                planned.title
-                for slot in planned.slots
-                if slot.get("schedule_block_id") and not _owed(slot, now, also)
-            )
-        if not owed:
+        minutes = _owed_minutes(plan, now, also)
+        if not minutes:
             return None
+        owed = [
+            OwedSession(p.title, p.objective, minutes[p.position], p.module_id)
+            for p in plan.sessions
+            if p.position in minutes
+        ]
+        done = [
+            planned.title
+            for planned in plan.sessions
+            for slot in planned.slots
+            if slot.get("schedule_block_id") and not _owed(slot, now, also)
+        ]
         today = now.astimezone(ZoneInfo(user.timezone)).date()
         end = max(plan.end_date, today)
         rules = scheduling_rules(user, today, end, now)
@@ -983,11 +982,11 @@ def _owed_block_ids(plan: StudyPlan, now: datetime, missed: frozenset[str]) -> f
     )
 
 
-def _owed_minutes(plan: StudyPlan, now: datetime, replaced: frozenset[str]) -> dict[int, int]:
-    """Minutes of each session's sittings being replaced, by session position."""
+def _owed_minutes(plan: StudyPlan, now: datetime, missed: frozenset[str]) -> dict[int, int]:
+    """Minutes of each session's sittings still to do, by session position."""
     owed: dict[int, int] = {}
     for planned in plan.sessions:
-        minutes = sum(_minutes(slot) for slot in planned.slots if _owed(slot, now, replaced))
+        minutes = sum(_minutes(slot) for slot in planned.slots if _owed(slot, now, missed))
         if minutes:
             owed[planned.position] = minutes
     return owed

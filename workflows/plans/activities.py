@@ -12,7 +12,7 @@ from temporalio import activity
 from agents.llm import model_label
 from agents.plan import GraphPlanDrafter, replan_prompt
 from agents.runs import AgentRuns
-from agents.structured import StructuredMethod
+from agents.structured import StructuredMethod, structured_method
 from core.db import unit_of_work
 from core.errors import LLMProviderError
 from domain.plans.replan import MODEL_UNUSABLE, NO_MODEL, RedraftedSession, ReplanDraft
@@ -30,11 +30,12 @@ class PlanActivities:
         reminder_timers: ReminderTimers,
         model: BaseChatModel | None = None,
         runs: AgentRuns | None = None,
-        structured: StructuredMethod = "tool_calling",
+        structured_output: StructuredMethod = "json_schema",
     ) -> None:
-        """`model` None: no model is configured; a re-plan places the owed sessions again."""
+        """`model` None: no model is configured; a re-plan places the owed sessions again.
+        `structured_output`: the setting saying how the model is asked for the draft's shape."""
         self.sessionmaker, self.reminder_timers = sessionmaker, reminder_timers
-        self.model, self.runs, self.structured = model, runs, structured
+        self.model, self.runs, self.structured_output = model, runs, structured_output
 
     @activity.defn(name="redraft_plan")
     async def redraft(self, request: RedraftRequest) -> ReplanDraft:
@@ -49,7 +50,7 @@ class PlanActivities:
             model_label(self.model),
             self.runs,
             ask.user_id,
-            self.structured,
+            structured_method(self.model, self.structured_output),
             replan_prompt(),
         )
         try:
