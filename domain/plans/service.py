@@ -123,7 +123,8 @@ class PlanNotActiveError(ConflictError):
 
     def __init__(self, status: str) -> None:
         super().__init__(
-            f"This plan is {status}; only an accepted plan can be cancelled.", {"status": status}
+            f"This plan is {status}; only an accepted plan can be cancelled or re-planned.",
+            {"status": status},
         )
 
 
@@ -360,6 +361,8 @@ class PlanService:
         if plan.status != ACCEPTED:
             raise PlanNotActiveError(plan.status)
         await self._remove_future_slots(user, plan, self.now())
+        # A re-plan proposed for a plan no longer followed has nothing left to apply.
+        await self.plans.supersede_pending(plan.id)
         plan.status = CANCELLED
         await self.session.flush()
         if self.tracker is not None:

@@ -176,3 +176,20 @@ async def test_patching_auto_replan_back_on_applies_the_next_replan_at_once(
     assert plan["replan_proposal"] is None
     [slot] = plan["sessions"][0]["slots"]
     assert slot["schedule_block_id"] is not None
+
+
+async def test_a_cancelled_plan_drops_its_proposal(
+    client: httpx.AsyncClient, db_session: AsyncSession, codec: TokenCodec
+) -> None:
+    user = await create_user(db_session, study_preferences={"available_hours": EVERY_DAY})
+    headers = auth_headers(codec, user)
+    plan_id, _ = await _followed_plan(db_session, client, user, headers)
+    proposal = await _propose(db_session, client, plan_id, headers)
+    cancelled = await client.post(f"/plans/{plan_id}/cancel", headers=headers)
+    assert cancelled.status_code == 200, cancelled.text
+    shown = (await client.get(f"/plans/{plan_id}", headers=headers)).json()
+    assert shown["replan_proposal"] is None
+    response = await client.post(
+        f"/plans/{plan_id}/replan/accept", headers=headers, json={"proposal_id": proposal["id"]}
+    )
+    assert assert_error(response, 409, "plan_not_active")["details"] == {"status": "cancelled"}
