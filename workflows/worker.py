@@ -16,7 +16,7 @@ from langchain_core.language_models import BaseChatModel
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from agents.llm import chat_model, choose_model, provider
+from agents.llm import Task, chat_model, choose_model, provider
 from agents.runs import AgentRuns
 from core.config import Settings
 from core.db import create_engine, create_sessionmaker
@@ -61,12 +61,13 @@ async def _reconcile_forever(
         await asyncio.sleep(interval_seconds)
 
 
-def _digest_model(settings: Settings) -> BaseChatModel | None:
-    """The chat model words digests; None without one. Its client does not retry: Temporal
-    retries the activity, and a model that keeps failing gets the fixed wording sent instead."""
-    if choose_model(settings, "chat") is None or provider(settings) is None:
+def _model_without_retries(settings: Settings, task: Task) -> BaseChatModel | None:
+    """The task's model for activities (the chat model words digests, the plan model redrafts
+    plans); None without one. Its client does not retry: Temporal retries the activity, and a
+    model that keeps failing gets the deterministic result instead."""
+    if choose_model(settings, task) is None or provider(settings) is None:
         return None
-    return chat_model(settings.model_copy(update={"llm_max_retries": 0}), "chat")
+    return chat_model(settings.model_copy(update={"llm_max_retries": 0}), task)
 
 
 async def run_worker(
@@ -86,18 +87,21 @@ async def run_worker(
     sessionmaker = create_sessionmaker(engine, event_bus)
     timers = TemporalReminderTimers(client, settings.temporal_task_queue)
     reminders = ReminderActivities(sessionmaker)
-    plans = PlanActivities(sessionmaker, timers)
+    runs = AgentRuns(settings, sessionmaker, RateLimiter(settings.redis_url))
+    plans = PlanActivities(
+        sessionmaker,
+        timers,
+        _model_without_retries(settings, "plan"),
+        runs,
+        settings.llm_structured_output,
+    )
     embeddings = EmbeddingActivities(sessionmaker, embedding)
     # Its extraction processes start on first use: a worker with nothing stuck has none.
     document_runtime = create_document_runtime(
         settings, sessionmaker, embedding.embedder, embedding.model_id
     )
     documents = DocumentActivities(document_runtime)
-    agent_jobs = AgentJobActivities(
-        sessionmaker,
-        _digest_model(settings),
-        AgentRuns(settings, sessionmaker, RateLimiter(settings.redis_url)),
-    )
+    agent_jobs = AgentJobActivities(sessionmaker, _model_without_retries(settings, "chat"), runs)
     # Named, not derived: the SDK's default hashes the source of every loaded module, which
     # takes seconds of CPU at every start. No worker versioning is in use.
     build_id = f"studypilot-{importlib.metadata.version('studypilot')}"
@@ -115,6 +119,7 @@ async def run_worker(
         activities=[
             reminders.deliver,
             agent_jobs.run,
+            plans.redraft,
             plans.replan,
             embeddings.embed_stale,
             documents.reprocess_stuck,

@@ -9,7 +9,7 @@ from agents.llm import provider_errors
 from agents.plan.graph import draft_prompt, draft_sessions
 from agents.runs import AgentRuns
 from agents.structured import StructuredMethod
-from domain.plans.service import DraftedSession, PlanBrief
+from domain.plans.briefs import DraftedSession, PlanBrief
 from prompts import Prompt
 
 

@@ -17,10 +17,12 @@ from langgraph.graph.state import CompiledStateGraph
 from agents.plan.nodes import draft, validate
 from agents.plan.state import PlanContext, PlanState
 from agents.structured import StructuredMethod
-from domain.plans.service import DraftedSession, PlanBrief
+from domain.plans.briefs import DraftedSession, PlanBrief
 from prompts import Prompt, load_prompt
 
 DRAFT_PROMPT = "plan/draft"
+# The same graph redrafts what is left of an accepted plan after missed sessions.
+REPLAN_PROMPT = "plan/replan"
 
 PlanGraph = CompiledStateGraph[PlanState, PlanContext, PlanState, PlanState]
 
@@ -43,6 +45,10 @@ def plan_graph() -> PlanGraph:
 
 def draft_prompt() -> Prompt:
     return load_prompt(DRAFT_PROMPT)
+
+
+def replan_prompt() -> Prompt:
+    return load_prompt(REPLAN_PROMPT)
 
 
 async def draft_sessions(

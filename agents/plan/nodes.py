@@ -20,8 +20,8 @@ from agents.plan.state import (
     StudyPlanDraft,
 )
 from agents.structured import structured_answer
+from domain.plans.briefs import DraftedSession, PlanBrief, PlanWindow
 from domain.plans.schemas import MAX_PLAN_SESSIONS
-from domain.plans.service import DraftedSession, PlanBrief, PlanWindow
 
 MAX_SESSIONS = MAX_PLAN_SESSIONS
 

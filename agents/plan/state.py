@@ -7,9 +7,9 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field
 
 from agents.structured import StructuredMethod
+from domain.plans.briefs import DraftedSession, PlanBrief
 from domain.plans.schemas import MAX_SESSION_MINUTES as MAX_SESSION_MINUTES
 from domain.plans.schemas import MIN_SESSION_MINUTES as MIN_SESSION_MINUTES
-from domain.plans.service import DraftedSession, PlanBrief
 from prompts import Prompt
 
 

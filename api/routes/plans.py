@@ -9,7 +9,14 @@ from api.ai import AI_ERROR_RESPONSES, PlanCall
 from api.deps import CurrentUser, SessionDep, release_connection
 from api.errors import error_responses
 from core.pagination import Page, PageParams, page_params
-from domain.plans.schemas import PlanCreate, PlanRead, PlanSummary
+from domain.plans.schemas import (
+    PlanAccept,
+    PlanCreate,
+    PlanRead,
+    PlanSummary,
+    PlanUpdate,
+    ReplanAccept,
+)
 from domain.plans.service import PlanService
 
 ai_router = APIRouter(prefix="/ai", tags=["ai"])
@@ -64,16 +71,46 @@ async def get_plan(plan_id: uuid.UUID, user: CurrentUser, plans: Plans) -> PlanR
     return plan.model_copy(update={"tracking": await plans.tracker.status(plan_id)})
 
 
+@plans_router.patch("/{plan_id}", response_model=PlanRead, responses=error_responses(401, 404, 422))
+async def update_plan(
+    plan_id: uuid.UUID, body: PlanUpdate, user: CurrentUser, plans: Plans
+) -> PlanRead:
+    """Changes a plan's settings, a draft's or a followed one's: `auto_replan`. A re-plan
+    already proposed stays there to accept."""
+    return await plans.update(user, plan_id, body)
+
+
 @plans_router.post(
     "/{plan_id}/accept", response_model=PlanRead, responses=error_responses(401, 404, 409, 422)
 )
-async def accept_plan(plan_id: uuid.UUID, user: CurrentUser, plans: Plans) -> PlanRead:
+async def accept_plan(
+    plan_id: uuid.UUID, user: CurrentUser, plans: Plans, body: PlanAccept | None = None
+) -> PlanRead:
     """Adds one study block per slot to your schedule, with a reminder 15 minutes before each
     slot still ahead, and starts following the plan: progress on its goal, missed sessions
-    (then a re-plan of what is owed, with a notification), until its last day. 409
+    (then a re-plan of what is owed, with a notification), until its last day. The body is
+    optional: `auto_replan: false` makes a re-plan a proposal you accept or leave (also settable
+    with `PATCH /plans/{id}`). 409
     `plan_conflicts` (nothing written) when a slot is no longer free; 409 `plan_not_draft` when
     the plan was already accepted."""
-    return await plans.accept(user, plan_id)
+    return await plans.accept(user, plan_id, body)
+
+
+@plans_router.post(
+    "/{plan_id}/replan/accept",
+    response_model=PlanRead,
+    responses=error_responses(401, 404, 409, 422),
+)
+async def accept_replan(
+    plan_id: uuid.UUID, body: ReplanAccept, user: CurrentUser, plans: Plans
+) -> PlanRead:
+    """Applies the plan's pending re-plan proposal (`replan_proposal` of `GET /plans/{id}`):
+    the blocks it replaces (and their reminders) leave your schedule, its slots are written
+    with reminders, and the plan is followed on them. 409 `plan_conflicts` (nothing written)
+    when a slot is taken or no longer ahead; 409 `replan_proposal_stale` when a newer proposal
+    or progress on the goal superseded it, or it was applied; 409 `plan_not_active` unless the
+    plan is accepted; 404 for a proposal of no plan of yours."""
+    return await plans.accept_replan(user, plan_id, body.proposal_id)
 
 
 @plans_router.post(

@@ -1,6 +1,6 @@
 import uuid
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Date, cast, func, select, true
@@ -59,6 +59,13 @@ class GoalRepository:
     async def delete(self, goal: Goal) -> None:
         await self.session.delete(goal)
         await self.session.flush()
+
+    async def progress_since(self, goal_id: uuid.UUID, since: datetime) -> bool:
+        """Whether progress was recorded on the goal after `since`."""
+        statement = select(GoalProgressEvent.id).where(
+            GoalProgressEvent.goal_id == goal_id, GoalProgressEvent.created_at > since
+        )
+        return (await self.session.scalars(statement.limit(1))).first() is not None
 
     async def progress_totals(
         self, goal_ids: Sequence[uuid.UUID], timezone: str

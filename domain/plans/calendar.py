@@ -1,5 +1,6 @@
 """The student's calendar as the scheduler sees it: their rules and their busy time."""
 
+import uuid
 from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,15 +39,22 @@ def scheduling_rules(
 
 
 async def busy_intervals(
-    session: AsyncSession, user: User, first_day: date, last_day: date
+    session: AsyncSession,
+    user: User,
+    first_day: date,
+    last_day: date,
+    exclude: frozenset[uuid.UUID] = frozenset(),
 ) -> list[Interval]:
-    """Every occurrence of the user's blocks over those days, recurring ones expanded."""
+    """Every occurrence of the user's blocks over those days, recurring ones expanded; the
+    blocks in `exclude` (about to be replaced) aside."""
     schedule = ScheduleService(session)
     busy: list[Interval] = []
     chunk_start = first_day
     while chunk_start <= last_day:
         chunk_end = min(last_day, chunk_start + timedelta(days=MAX_WINDOW_DAYS - 1))
         listing = await schedule.list_occurrences(user, from_=chunk_start, to=chunk_end)
-        busy.extend(Interval(item.start, item.end) for item in listing.items)
+        busy.extend(
+            Interval(item.start, item.end) for item in listing.items if item.block_id not in exclude
+        )
         chunk_start = chunk_end + timedelta(days=1)
     return busy

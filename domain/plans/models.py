@@ -12,6 +12,8 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    func,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -51,6 +53,8 @@ class StudyPlan(IdMixin, TimestampMixin, Base):
     drafted_by: Mapped[str] = mapped_column(String(16), default="model", server_default="model")
     fallback_reason: Mapped[str | None] = mapped_column(Text)
     accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # False: a re-plan after missed sessions is proposed (`PlanReplanProposal`), not applied.
+    auto_replan: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     sessions: Mapped[list["PlanSession"]] = relationship(
         order_by="PlanSession.position", lazy="raise", cascade="all, delete-orphan"
@@ -75,3 +79,32 @@ class PlanSession(IdMixin, Base):
     minutes: Mapped[int] = mapped_column(Integer)
     # [{part, starts_at, ends_at, schedule_block_id}]; empty when it did not fit.
     slots: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+
+
+class PlanReplanProposal(IdMixin, Base):
+    """A re-plan of a plan with `auto_replan` off: computed, not applied, until the student
+    accepts it. A newer proposal or progress on the goal supersedes it."""
+
+    __tablename__ = "plan_replan_proposals"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'applied', 'superseded')", name="status"),
+        CheckConstraint("replanned_by IN ('agent', 'scheduler')", name="replanned_by"),
+    )
+
+    plan_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("study_plans.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    # "agent": the plan agent redrafted what is left; "scheduler": the owed sessions as they were.
+    replanned_by: Mapped[str] = mapped_column(String(16))
+    # What changed and why, as the student's notification says it.
+    summary: Mapped[str] = mapped_column(Text)
+    # The plan's blocks the proposal replaces (the missed sittings and those then ahead).
+    replaced_block_ids: Mapped[list[str]] = mapped_column(JSONB)
+    # [ProposedSession] with their slots, and the scheduler's proof of them.
+    sessions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    proof: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.clock_timestamp()
+    )

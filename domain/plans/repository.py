@@ -1,11 +1,11 @@
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from core.pagination import PageParams, paginate
-from domain.plans.models import StudyPlan
+from domain.plans.models import PlanReplanProposal, StudyPlan
 
 
 class PlanRepository:
@@ -61,3 +61,32 @@ class PlanRepository:
         # Its sessions are loaded, so the ORM deletes them with it.
         await self.session.delete(plan)
         await self.session.flush()
+
+    async def pending_proposal(self, plan_id: uuid.UUID) -> PlanReplanProposal | None:
+        statement = select(PlanReplanProposal).where(
+            PlanReplanProposal.plan_id == plan_id, PlanReplanProposal.status == "pending"
+        )
+        return (await self.session.scalars(statement)).one_or_none()
+
+    async def proposal_owned(
+        self, user_id: uuid.UUID, plan_id: uuid.UUID, proposal_id: uuid.UUID
+    ) -> PlanReplanProposal | None:
+        statement = select(PlanReplanProposal).where(
+            PlanReplanProposal.id == proposal_id,
+            PlanReplanProposal.plan_id == plan_id,
+            PlanReplanProposal.user_id == user_id,
+        )
+        return (await self.session.scalars(statement)).one_or_none()
+
+    async def supersede_pending(self, plan_id: uuid.UUID) -> None:
+        await self.session.execute(
+            update(PlanReplanProposal)
+            .where(PlanReplanProposal.plan_id == plan_id, PlanReplanProposal.status == "pending")
+            .values(status="superseded")
+        )
+
+    async def add_proposal(self, proposal: PlanReplanProposal) -> PlanReplanProposal:
+        self.session.add(proposal)
+        await self.session.flush()
+        await self.session.refresh(proposal, ["created_at"])
+        return proposal

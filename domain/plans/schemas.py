@@ -52,6 +52,27 @@ class PlanCreate(StrictModel):
         return self
 
 
+AUTO_REPLAN = (
+    "After missed sessions, apply the re-plan at once (true), or only propose it (false): it "
+    "is then stored, you are notified, `GET /plans/{id}` shows it as `replan_proposal`, and "
+    "`POST /plans/{id}/replan/accept` applies it."
+)
+
+
+class PlanAccept(StrictModel):
+    auto_replan: bool | None = Field(
+        default=None, description=f"{AUTO_REPLAN} Default: the plan's setting (true)."
+    )
+
+
+class PlanUpdate(StrictModel):
+    auto_replan: bool = Field(description=AUTO_REPLAN)
+
+
+class ReplanAccept(StrictModel):
+    proposal_id: uuid.UUID = Field(description="The `replan_proposal.id` being accepted.")
+
+
 class PlanSlotRead(BaseModel):
     part: int = Field(description="1-based part of the session; long sessions are split.")
     start: datetime = Field(description="In the plan's time zone.")
@@ -92,6 +113,41 @@ class PlanProof(BaseModel):
     )
 
 
+class ProposedSlot(BaseModel):
+    part: int
+    start: datetime
+    end: datetime
+
+
+class ProposedSession(BaseModel):
+    position: int | None = Field(
+        description="The plan's session it places again; null for a session the plan agent "
+        "redrafted (redrafted sessions replace those left without a sitting)."
+    )
+    title: str
+    objective: str
+    minutes: int
+    module_id: uuid.UUID | None
+    slots: list[ProposedSlot] = Field(description="Empty when the session did not fit.")
+
+
+class ReplanProposalRead(BaseModel):
+    """A re-plan computed after missed sessions, not applied (`auto_replan` is off)."""
+
+    id: uuid.UUID
+    created_at: datetime
+    replanned_by: Literal["agent", "scheduler"] = Field(
+        description="`agent`: the plan agent redrafted what is left; `scheduler`: the owed "
+        "sessions are placed again as they were."
+    )
+    summary: str = Field(description="What changes and why.")
+    replaced_block_ids: list[uuid.UUID] = Field(
+        description="The plan's blocks it removes: the missed sittings and those ahead."
+    )
+    sessions: list[ProposedSession]
+    proof: PlanProof
+
+
 class PlanSummary(BaseModel):
     id: uuid.UUID
     status: PlanStatus
@@ -109,6 +165,9 @@ class PlanSummary(BaseModel):
         "then drafted from the course's modules and the work left, and placed the same way."
     )
     fallback_reason: str | None = Field(description="Why the fallback drafted this plan.")
+    auto_replan: bool = Field(
+        description="Whether a re-plan after missed sessions is applied (true) or proposed."
+    )
     created_at: datetime
     accepted_at: datetime | None
 
@@ -120,4 +179,9 @@ class PlanRead(PlanSummary):
         description="For an accepted or cancelled plan, from the workflow that follows it: "
         "status (active, behind, replanned, completed, cancelled), next session, minutes done "
         "vs planned. Null for a draft, or when it cannot be asked right now.",
+    )
+    replan_proposal: ReplanProposalRead | None = Field(
+        default=None,
+        description="The pending re-plan of a plan with `auto_replan` off; accept it with "
+        "`POST /plans/{id}/replan/accept`.",
     )

@@ -13,9 +13,9 @@ the calendar until the student accepts the draft.
 import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
@@ -35,21 +35,43 @@ from core.pagination import Page, PageParams
 from domain.courses.repository import CourseRepository
 from domain.courses.service import CourseDetailView, CourseNotFoundError, CourseService
 from domain.documents.outline import course_outline
+from domain.goals.repository import GoalRepository
 from domain.goals.service import GoalService, GoalView
 from domain.notifications.service import NotificationService
+from domain.plans.briefs import (
+    DraftedSession,
+    PlanBrief,
+    PlanCourse,
+    PlanDrafter,
+    PlanGoal,
+    PlanModule,
+    PlanWindow,
+)
 from domain.plans.calendar import busy_intervals, scheduling_rules
 from domain.plans.fallback import FallbackModule, fallback_sessions
-from domain.plans.models import PlanSession, StudyPlan
+from domain.plans.models import PlanReplanProposal, PlanSession, StudyPlan
+from domain.plans.replan import OwedSession, ReplanAsk, ReplanBrief, ReplanDraft, replan_notice
 from domain.plans.repository import PlanRepository
-from domain.plans.scheduler import PlacedSlot, PlacementProof, SessionRequest, place_sessions
+from domain.plans.scheduler import (
+    PlacedSlot,
+    PlacementProof,
+    SessionRequest,
+    place_sessions,
+    verify_placement,
+)
 from domain.plans.schemas import (
     MAX_PLAN_DAYS,
+    PlanAccept,
     PlanCreate,
     PlanProof,
     PlanRead,
     PlanSessionRead,
     PlanSlotRead,
     PlanSummary,
+    PlanUpdate,
+    ProposedSession,
+    ProposedSlot,
+    ReplanProposalRead,
 )
 from domain.plans.tracking import PlanTrack, PlanTracker, TrackedSlot
 from domain.reminders.schemas import ReminderCreate
@@ -101,12 +123,30 @@ class PlanNotActiveError(ConflictError):
 
     def __init__(self, status: str) -> None:
         super().__init__(
-            f"This plan is {status}; only an accepted plan can be cancelled.", {"status": status}
+            f"This plan is {status}; only an accepted plan can be cancelled or re-planned.",
+            {"status": status},
+        )
+
+
+class ReplanProposalNotFoundError(NotFoundError):
+    def __init__(self) -> None:
+        super().__init__("Re-plan proposal not found.")
+
+
+class ReplanProposalStaleError(ConflictError):
+    code = "replan_proposal_stale"
+
+    def __init__(self, why: str) -> None:
+        super().__init__(
+            f"This re-plan proposal no longer applies: {why}. Nothing was written.",
+            {"reason": why},
         )
 
 
 class ReplanResult(BaseModel):
     replanned: bool
+    # A re-plan stored as a proposal (`auto_replan` off): nothing changed yet.
+    proposed: bool = False
     # Every slot of the plan with a block, after the re-plan: what the workflow follows.
     slots: list[TrackedSlot]
 
@@ -120,83 +160,6 @@ class PlanConflictsError(ConflictError):
             "now. Nothing was written; draft a new plan.",
             {"slots": clashes},
         )
-
-
-@dataclass(frozen=True)
-class PlanModule:
-    id: uuid.UUID
-    title: str
-    estimated_minutes: int | None
-    completed: bool
-
-
-@dataclass(frozen=True)
-class PlanCourse:
-    title: str
-    description: str | None
-    modules: list[PlanModule]
-    # Without modules: the sections of the student's documents for the course, in order.
-    outline: list[str] = field(default_factory=list)
-
-    def module_ids(self) -> set[uuid.UUID]:
-        return {module.id for module in self.modules}
-
-
-@dataclass(frozen=True)
-class PlanGoal:
-    title: str
-    description: str | None
-    target_date: date | None
-    target_minutes: int | None
-    target_modules: int | None
-    minutes_done: int
-    modules_done: int
-
-
-@dataclass(frozen=True)
-class PlanWindow:
-    timezone: str
-    today: date
-    start_date: date
-    end_date: date
-    minutes_per_day: int | None  # the tighter of the request's and the preferences' caps
-    session_minutes: int  # longer sessions are split into sittings of at most this
-
-
-@dataclass(frozen=True)
-class PlanBrief:
-    """What the model is told: the subject, its modules, the work left and the window."""
-
-    goal: PlanGoal | None
-    course: PlanCourse | None
-    remaining_minutes: int | None
-    window: PlanWindow
-
-    def module_ids(self) -> set[uuid.UUID]:
-        return self.course.module_ids() if self.course else set()
-
-
-@dataclass(frozen=True)
-class DraftedSession:
-    """One session of a checked draft: its module, if any, belongs to the brief's course."""
-
-    title: str
-    objective: str
-    minutes: int
-    module_id: uuid.UUID | None = None
-    preferred_start: datetime | None = None  # aware; a hint the scheduler takes only if legal
-
-
-class PlanDrafter(Protocol):
-    """What decides the sessions (the plan agent); the service decides when they happen."""
-
-    @property
-    def model_name(self) -> str: ...
-
-    @property
-    def prompt_version(self) -> str: ...
-
-    async def draft(self, brief: PlanBrief) -> list[DraftedSession]: ...
 
 
 @dataclass(frozen=True)
@@ -316,9 +279,12 @@ class PlanService:
         return Page[PlanSummary](items=[plan_summary(plan) for plan in plans], next_cursor=cursor)
 
     async def get(self, user: User, plan_id: uuid.UUID) -> PlanRead:
-        return plan_read(await self._owned(user, plan_id))
+        plan = await self._owned(user, plan_id)
+        return plan_read(plan, await self.plans.pending_proposal(plan.id))
 
-    async def accept(self, user: User, plan_id: uuid.UUID) -> PlanRead:
+    async def accept(
+        self, user: User, plan_id: uuid.UUID, settings: PlanAccept | None = None
+    ) -> PlanRead:
         """Writes the draft into the schedule, if every slot is still free."""
         plan = await self._owned(user, plan_id, for_update=True)
         _require_draft(plan)
@@ -334,11 +300,20 @@ class PlanService:
             )
         plan.status = ACCEPTED
         plan.accepted_at = now
+        if settings is not None and settings.auto_replan is not None:
+            plan.auto_replan = settings.auto_replan
         await self.session.flush()
         if self.tracker is not None:
             tracker, track = self.tracker, _track(plan)
             defer_until_commit(self.session, lambda: tracker.start(track))
         return plan_read(plan)
+
+    async def update(self, user: User, plan_id: uuid.UUID, changes: PlanUpdate) -> PlanRead:
+        """Settings of a draft or a followed plan; a pending proposal stays acceptable."""
+        plan = await self._owned(user, plan_id, for_update=True)
+        plan.auto_replan = changes.auto_replan
+        await self.session.flush()
+        return plan_read(plan, await self.plans.pending_proposal(plan.id))
 
     async def _write_slots(
         self,
@@ -386,6 +361,8 @@ class PlanService:
         if plan.status != ACCEPTED:
             raise PlanNotActiveError(plan.status)
         await self._remove_future_slots(user, plan, self.now())
+        # A re-plan proposed for a plan no longer followed has nothing left to apply.
+        await self.plans.supersede_pending(plan.id)
         plan.status = CANCELLED
         await self.session.flush()
         if self.tracker is not None:
@@ -404,74 +381,340 @@ class PlanService:
             kept = []
             for slot in planned.slots:
                 block_id = slot.get("schedule_block_id")
-                start, end = _instant(slot["starts_at"]), _instant(slot["ends_at"])
-                if block_id is not None and (start > now or block_id in also):
+                if _owed(slot, now, also):
                     # Already gone when the student deleted the block.
                     with contextlib.suppress(NotFoundError):
                         await schedule.delete(user, uuid.UUID(block_id))
-                    minutes = int((end - start).total_seconds() // 60)
-                    removed[planned.position] = removed.get(planned.position, 0) + minutes
+                    removed[planned.position] = removed.get(planned.position, 0) + _minutes(slot)
                 else:
                     kept.append(slot)
             planned.slots = kept
         return removed
 
-    async def replan(self, plan_id: uuid.UUID, missed_block_ids: list[uuid.UUID]) -> ReplanResult:
-        """After missed sessions: the missed and the future sittings are placed again by the
-        scheduler in the calendar as it is now (from now to the plan's end), written as new
-        blocks and reminders, and proved; the student is told what changed and why. For the
-        plan's workflow, which acts for the plan's owner."""
+    async def replan_ask(
+        self, plan_id: uuid.UUID, missed_block_ids: list[uuid.UUID]
+    ) -> ReplanAsk | None:
+        """What the plan agent is told before a re-plan: the plan's subject and progress, the
+        days left, what was missed and what is owed. None when there is nothing to re-plan (the
+        plan is gone or no longer accepted, or nothing is owed). Reads only."""
+        plan = await self.plans.get(plan_id)
+        if plan is None or plan.status != ACCEPTED:
+            return None
+        user = await self.session.get(User, plan.user_id)
+        assert user is not None  # the plan's foreign key
+        now, also = self.now(), _block_ids(missed_block_ids)
+        minutes = _owed_minutes(plan, now, also)
+        if not minutes:
+            return None
+        owed = [
+            OwedSession(p.title, p.objective, minutes[p.position], p.module_id)
+            for p in plan.sessions
+            if p.position in minutes
+        ]
+        done = [
+            planned.title
+            for planned in plan.sessions
+            for slot in planned.slots
+            if slot.get("schedule_block_id") and not _owed(slot, now, also)
+        ]
+        today = now.astimezone(ZoneInfo(user.timezone)).date()
+        end = max(plan.end_date, today)
+        rules = scheduling_rules(user, today, end, now)
+        goal = (
+            _plan_goal(await GoalService(self.session, self.now).get(user, plan.goal_id))
+            if plan.goal_id is not None
+            else None
+        )
+        detail = await self._readable_course(user, plan.course_id)
+        course = await self._plan_course(user, detail) if detail else None
+        brief = ReplanBrief(
+            goal=goal,
+            course=course,
+            remaining_minutes=_remaining_minutes(goal, course),
+            window=PlanWindow(
+                timezone=user.timezone,
+                today=today,
+                start_date=today,
+                end_date=end,
+                minutes_per_day=rules.max_daily_minutes,
+                session_minutes=rules.session_minutes,
+            ),
+            missed_sessions=len(missed_block_ids),
+            done=done,
+            owed=owed,
+            minutes_owed=sum(session.minutes for session in owed),
+        )
+        return ReplanAsk(user.id, brief)
+
+    async def replan(
+        self,
+        plan_id: uuid.UUID,
+        missed_block_ids: list[uuid.UUID],
+        draft: ReplanDraft | None = None,
+    ) -> ReplanResult:
+        """After missed sessions: the missed and the future sittings are to leave the schedule;
+        what they held is replaced by the agent's redraft when `draft` is usable, else placed
+        again as it was, by the scheduler in the calendar as it is now (from now to the plan's
+        end), and proved. With `auto_replan` on, that is written at once as new blocks and
+        reminders; with it off, it is stored as a proposal the student may accept. Either way
+        the student is told what changed and why. For the plan's workflow, which acts for the
+        plan's owner."""
         plan = await self.plans.get(plan_id, for_update=True)
         if plan is None or plan.status != ACCEPTED:
             return ReplanResult(replanned=False, slots=[])
         user = await self.session.get(User, plan.user_id)
         assert user is not None  # the plan's foreign key
         now = self.now()
-        owed = await self._remove_future_slots(
-            user, plan, now, frozenset(str(block_id) for block_id in missed_block_ids)
-        )
-        sessions = [planned for planned in plan.sessions if owed.get(planned.position)]
-        if not sessions:
+        replaced = _owed_block_ids(plan, now, _block_ids(missed_block_ids))
+        if not replaced:
             return ReplanResult(replanned=False, slots=_tracked_slots(plan))
+        owed = _owed_minutes(plan, now, replaced)
+        redrafted = draft is not None and draft.usable
+        sessions, proof = await self._replacement(user, plan, now, replaced, owed, draft)
+        summary = replan_notice(
+            plan.title,
+            len(missed_block_ids),
+            sum(owed.values()),
+            draft,
+            proof.minutes_placed,
+            sum(len(session.slots) for session in sessions),
+            proof.minutes_short,
+        )
+        replanned_by = "agent" if redrafted else "scheduler"
+        notifications = NotificationService(self.session)
+        if not plan.auto_replan:
+            await self.plans.supersede_pending(plan.id)
+            proposal = await self.plans.add_proposal(
+                PlanReplanProposal(
+                    plan_id=plan.id,
+                    user_id=user.id,
+                    replanned_by=replanned_by,
+                    summary=summary,
+                    replaced_block_ids=sorted(replaced),
+                    sessions=[session.model_dump(mode="json") for session in sessions],
+                    proof=_proof_json(proof),
+                )
+            )
+            await notifications.notify(
+                user.id,
+                "plan",
+                "A re-plan is proposed",
+                f"{summary} Nothing changed yet: accept the proposal to apply it.",
+                data={
+                    "plan_id": str(plan.id),
+                    "proposal_id": str(proposal.id),
+                    "replanned_by": replanned_by,
+                },
+            )
+            self._plan_updated(plan, proposal)
+            return ReplanResult(replanned=False, proposed=True, slots=_tracked_slots(plan))
+        await self._apply(user, plan, now, replaced, sessions, redrafted)
+        plan.proof, plan.fits = _proof_json(proof), proof.fits
         await self.session.flush()
-        zone = ZoneInfo(user.timezone)
-        today = now.astimezone(zone).date()
+        await notifications.notify(
+            user.id,
+            "plan",
+            "Your plan was re-planned",
+            summary,
+            data={"plan_id": str(plan.id), "replanned_by": replanned_by},
+        )
+        self._plan_updated(plan)
+        return ReplanResult(replanned=True, slots=_tracked_slots(plan))
+
+    async def accept_replan(
+        self, user: User, plan_id: uuid.UUID, proposal_id: uuid.UUID
+    ) -> PlanRead:
+        """Applies a pending re-plan proposal, if its slots are all still ahead and free (the
+        blocks it replaces aside); then the plan's workflow follows the new slots."""
+        plan = await self._owned(user, plan_id, for_update=True)
+        proposal = await self.plans.proposal_owned(user.id, plan_id, proposal_id)
+        if proposal is None:
+            raise ReplanProposalNotFoundError()
+        if plan.status != ACCEPTED:
+            raise PlanNotActiveError(plan.status)
+        if proposal.status != "pending":
+            raise ReplanProposalStaleError(f"it was {proposal.status}")
+        if plan.goal_id is not None and await GoalRepository(self.session).progress_since(
+            plan.goal_id, proposal.created_at
+        ):
+            raise ReplanProposalStaleError("progress was recorded on the goal since")
+        now = self.now()
+        replaced = frozenset(proposal.replaced_block_ids)
+        sessions = [ProposedSession.model_validate(raw) for raw in proposal.sessions]
+        proof, clashes = await self._recheck(user, plan, now, replaced, sessions)
+        if clashes:
+            raise PlanConflictsError(clashes)
+        await self._apply(user, plan, now, replaced, sessions, proposal.replanned_by == "agent")
+        plan.proof, plan.fits = _proof_json(proof), proof.fits
+        proposal.status = "applied"
+        await self.session.flush()
+        self._plan_updated(plan)
+        if self.tracker is not None:
+            tracker, slots = self.tracker, _tracked_slots(plan)
+            defer_until_commit(self.session, lambda: tracker.replanned(plan_id, slots))
+        return plan_read(plan)
+
+    async def _replacement(
+        self,
+        user: User,
+        plan: StudyPlan,
+        now: datetime,
+        replaced: frozenset[str],
+        owed: dict[int, int],
+        draft: ReplanDraft | None,
+    ) -> tuple[list[ProposedSession], PlacementProof]:
+        """What replaces the owed sittings, placed by the scheduler around everything else in
+        the calendar, with the proof."""
+        if draft is not None and draft.usable:
+            sessions = [
+                ProposedSession(
+                    position=None,
+                    title=session.title,
+                    objective=session.objective,
+                    minutes=session.minutes,
+                    module_id=session.module_id,
+                    slots=[],
+                )
+                for session in draft.sessions or []
+            ]
+            hints = [session.preferred_start for session in draft.sessions or []]
+        else:
+            sessions = [
+                ProposedSession(
+                    position=planned.position,
+                    title=planned.title,
+                    objective=planned.objective,
+                    minutes=owed[planned.position],
+                    module_id=planned.module_id,
+                    slots=[],
+                )
+                for planned in plan.sessions
+                if owed.get(planned.position)
+            ]
+            hints = [None] * len(sessions)
+        today = now.astimezone(ZoneInfo(user.timezone)).date()
         end = max(plan.end_date, today)
-        rules = scheduling_rules(user, today, end, now)
-        busy = await busy_intervals(self.session, user, today, end)
-        requests = [SessionRequest(p.title, owed[p.position]) for p in sessions]
-        placement = place_sessions(requests, busy, rules)
+        busy = await busy_intervals(self.session, user, today, end, exclude=_uuids(replaced))
+        placement = place_sessions(
+            [
+                SessionRequest(session.title, session.minutes, hint)
+                for session, hint in zip(sessions, hints, strict=True)
+            ],
+            busy,
+            scheduling_rules(user, today, end, now),
+        )
+        for index, session in enumerate(sessions):
+            session.slots = [
+                ProposedSlot(part=slot.part, start=slot.start, end=slot.end)
+                for slot in placement.slots
+                if slot.session_index == index
+            ]
+        return sessions, placement.proof
+
+    async def _recheck(
+        self,
+        user: User,
+        plan: StudyPlan,
+        now: datetime,
+        replaced: frozenset[str],
+        sessions: list[ProposedSession],
+    ) -> tuple[PlacementProof, list[dict[str, Any]]]:
+        """The proposal's slots against the calendar as it is now, by the scheduler's own
+        checker: the proof, and the slots taken since or no longer ahead."""
+        today = now.astimezone(ZoneInfo(user.timezone)).date()
+        end = max(plan.end_date, today)
+        busy = await busy_intervals(self.session, user, today, end, exclude=_uuids(replaced))
+        placed = [
+            PlacedSlot(index, slot.part, slot.start, slot.end)
+            for index, session in enumerate(sessions)
+            for slot in session.slots
+        ]
+        requests = [SessionRequest(session.title, session.minutes) for session in sessions]
+        proof = verify_placement(placed, requests, busy, scheduling_rules(user, today, end, now))
+        zone = ZoneInfo(plan.timezone)
+        clashes = [
+            {
+                "position": session.position,
+                "title": session.title,
+                "part": slot.part,
+                "start": slot.start.astimezone(zone).isoformat(),
+                "end": slot.end.astimezone(zone).isoformat(),
+            }
+            for session in sessions
+            for slot in session.slots
+            if slot.start <= now
+            or any(taken.start < slot.end and slot.start < taken.end for taken in busy)
+        ]
+        return proof, clashes
+
+    async def _apply(
+        self,
+        user: User,
+        plan: StudyPlan,
+        now: datetime,
+        replaced: frozenset[str],
+        sessions: list[ProposedSession],
+        redrafted: bool,
+    ) -> None:
+        """Removes the replaced sittings (with their reminders) and writes the new ones."""
+        await self._remove_future_slots(user, plan, now, replaced)
+        await self.session.flush()
+        if redrafted:
+            targets = await self._redrafted_sessions(user, plan, sessions)
+        else:
+            by_position = {planned.position: planned for planned in plan.sessions}
+            targets = [
+                by_position[session.position]
+                for session in sessions
+                if session.position is not None
+            ]
         course_id = await self._linkable_course(user, plan.course_id)
-        for index, planned in enumerate(sessions):
-            fresh = _slots_json(placement.slots, index)
+        for planned, session in zip(targets, sessions, strict=True):
+            fresh = [
+                {
+                    "part": slot.part,
+                    "starts_at": slot.start.astimezone(UTC).isoformat(),
+                    "ends_at": slot.end.astimezone(UTC).isoformat(),
+                    "schedule_block_id": None,
+                }
+                for slot in session.slots
+            ]
             planned.slots = [
                 *planned.slots,
                 *await self._write_slots(user, plan, planned, fresh, course_id, now),
             ]
-        plan.proof = _proof_json(placement.proof)
-        plan.fits = placement.proof.fits
         await self.session.flush()
-        read = plan_read(plan)
-        moved = sum(len(_slots_json(placement.slots, i)) for i in range(len(sessions)))
-        body = (
-            f"You missed {len(missed_block_ids)} session(s) of {plan.title}, so the "
-            f"{sum(owed.values())} minutes still to do were placed again in your free time: "
-            f"{moved} sitting(s)"
-            + (
-                "."
-                if placement.proof.fits
-                else f", {placement.proof.minutes_short} minutes "
-                "short: not everything fits before the plan ends."
+
+    async def _redrafted_sessions(
+        self, user: User, plan: StudyPlan, sessions: list[ProposedSession]
+    ) -> list[PlanSession]:
+        """The redraft replaces what is left: sessions with no sitting kept go, the redrafted
+        ones follow the kept ones in study order."""
+        detail = await self._readable_course(user, plan.course_id)
+        # A module deleted while the model worked (or the proposal waited) is no longer linked.
+        modules_now = {module.id for module in detail.modules} if detail else set()
+        after = max((planned.position for planned in plan.sessions), default=-1) + 1
+        fresh = [
+            PlanSession(
+                position=after + index,
+                title=session.title,
+                objective=session.objective,
+                module_id=session.module_id if session.module_id in modules_now else None,
+                minutes=session.minutes,
+                slots=[],
             )
-        )
-        await NotificationService(self.session).notify(
-            user.id, "plan", "Your plan was re-planned", body, data={"plan_id": str(plan.id)}
-        )
+            for index, session in enumerate(sessions)
+        ]
+        plan.sessions = [*[planned for planned in plan.sessions if planned.slots], *fresh]
+        await self.session.flush()
+        return fresh
+
+    def _plan_updated(self, plan: StudyPlan, proposal: PlanReplanProposal | None = None) -> None:
+        read = plan_read(plan, proposal)
         queue_event(
             self.session,
-            Event(user.id, "plans", "plan.updated", read.model_dump(mode="json")),
+            Event(plan.user_id, "plans", "plan.updated", read.model_dump(mode="json")),
         )
-        return ReplanResult(replanned=True, slots=_tracked_slots(plan))
 
     async def accepted_plan_ids(self, goal_id: uuid.UUID) -> list[uuid.UUID]:
         """The goal's plans being followed (progress on the goal goes to their workflows)."""
@@ -715,6 +958,43 @@ def _instant(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
+def _owed(slot: dict[str, Any], now: datetime, missed: frozenset[str]) -> bool:
+    """A written sitting still to do: ahead of `now`, or among the missed ones."""
+    block_id = slot.get("schedule_block_id")
+    return block_id is not None and (_instant(slot["starts_at"]) > now or block_id in missed)
+
+
+def _minutes(slot: dict[str, Any]) -> int:
+    return int((_instant(slot["ends_at"]) - _instant(slot["starts_at"])).total_seconds() // 60)
+
+
+def _block_ids(ids: list[uuid.UUID]) -> frozenset[str]:
+    return frozenset(str(block_id) for block_id in ids)
+
+
+def _uuids(ids: frozenset[str]) -> frozenset[uuid.UUID]:
+    return frozenset(uuid.UUID(block_id) for block_id in ids)
+
+
+def _owed_block_ids(plan: StudyPlan, now: datetime, missed: frozenset[str]) -> frozenset[str]:
+    return frozenset(
+        slot["schedule_block_id"]
+        for planned in plan.sessions
+        for slot in planned.slots
+        if _owed(slot, now, missed)
+    )
+
+
+def _owed_minutes(plan: StudyPlan, now: datetime, missed: frozenset[str]) -> dict[int, int]:
+    """Minutes of each session's sittings still to do, by session position."""
+    owed: dict[int, int] = {}
+    for planned in plan.sessions:
+        minutes = sum(_minutes(slot) for slot in planned.slots if _owed(slot, now, missed))
+        if minutes:
+            owed[planned.position] = minutes
+    return owed
+
+
 def _slots_json(slots: Sequence[PlacedSlot], position: int) -> list[dict[str, Any]]:
     return [
         {
@@ -736,12 +1016,13 @@ def plan_summary(plan: StudyPlan) -> PlanSummary:
     return PlanSummary.model_validate(_summary_fields(plan))
 
 
-def plan_read(plan: StudyPlan) -> PlanRead:
-    """The plan with every time in the plan's zone."""
+def plan_read(plan: StudyPlan, proposal: PlanReplanProposal | None = None) -> PlanRead:
+    """The plan with every time in the plan's zone, and its pending re-plan proposal."""
     zone = ZoneInfo(plan.timezone)
     return PlanRead.model_validate(
         {
             **_summary_fields(plan),
+            "replan_proposal": _proposal_read(proposal, zone) if proposal else None,
             "sessions": [
                 PlanSessionRead(
                     id=planned.id,
@@ -766,6 +1047,24 @@ def plan_read(plan: StudyPlan) -> PlanRead:
     )
 
 
+def _proposal_read(proposal: PlanReplanProposal, zone: ZoneInfo) -> ReplanProposalRead:
+    read = ReplanProposalRead.model_validate(
+        {
+            "id": proposal.id,
+            "created_at": proposal.created_at,
+            "replanned_by": proposal.replanned_by,
+            "summary": proposal.summary,
+            "replaced_block_ids": proposal.replaced_block_ids,
+            "sessions": proposal.sessions,
+            "proof": proposal.proof,
+        }
+    )
+    for session in read.sessions:
+        for slot in session.slots:
+            slot.start, slot.end = slot.start.astimezone(zone), slot.end.astimezone(zone)
+    return read
+
+
 def _summary_fields(plan: StudyPlan) -> dict[str, Any]:
     return {
         "id": plan.id,
@@ -781,6 +1080,7 @@ def _summary_fields(plan: StudyPlan) -> dict[str, Any]:
         "prompt_version": plan.prompt_version,
         "drafted_by": plan.drafted_by,
         "fallback_reason": plan.fallback_reason,
+        "auto_replan": plan.auto_replan,
         "created_at": plan.created_at,
         "accepted_at": plan.accepted_at,
     }

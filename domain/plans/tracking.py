@@ -32,6 +32,10 @@ class ProgressReport(BaseModel):
     goal_completed: bool = False
 
 
+class ReplanApplied(BaseModel):
+    slots: list[TrackedSlot]
+
+
 class PlanTracking(BaseModel):
     """The workflow's answer to `GET /plans/{id}`."""
 
@@ -51,6 +55,10 @@ class PlanTracker(Protocol):
     async def progress(self, plan_id: uuid.UUID, report: ProgressReport) -> None: ...
 
     async def cancel(self, plan_id: uuid.UUID) -> None: ...
+
+    async def replanned(self, plan_id: uuid.UUID, slots: list[TrackedSlot]) -> None:
+        """A re-plan the student accepted: the workflow follows `slots` from now on."""
+        ...
 
     async def status(self, plan_id: uuid.UUID) -> PlanTracking | None:
         """None when the workflow cannot answer now (no worker, no workflow)."""

@@ -42,6 +42,9 @@ class Case:
     params: dict[str, str] = field(default_factory=dict)
 
 
+# The plan in the path is checked first: any proposal id answers 404 on another's plan.
+NOBODYS_PROPOSAL = "0b9c7a53-4d7e-4f55-9a0e-3f1f0c3f6a21"
+
 CASES = [
     Case("GET", "/users/{user_id}"),
     Case("PATCH", "/users/{user_id}", {"name": "Mallory"}),
@@ -80,6 +83,8 @@ CASES = [
     Case("GET", "/plans/{plan_id}"),
     Case("POST", "/plans/{plan_id}/accept"),
     Case("POST", "/plans/{plan_id}/cancel"),
+    Case("POST", "/plans/{plan_id}/replan/accept", {"proposal_id": NOBODYS_PROPOSAL}),
+    Case("PATCH", "/plans/{plan_id}", {"auto_replan": False}),
     Case("DELETE", "/plans/{plan_id}"),
     # Eval runs belong to no student: anyone but an admin gets 404.
     Case("GET", "/evals/runs/{run_id}"),

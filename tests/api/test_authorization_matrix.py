@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import Settings
 from core.security import TokenCodec
+from domain.plans.models import PlanReplanProposal, StudyPlan
 from domain.recommendations.models import Recommendation
 from domain.users.models import User
 from tests.api.test_authorization import _world_of
@@ -146,6 +147,7 @@ TEMPLATES = [
     Template(
         "POST", "/ai/create-plan", {"course_id": "{course_id}", "end_date": SOON.date().isoformat()}
     ),
+    Template("POST", "/plans/{plan_id}/replan/accept", {"proposal_id": "{proposal_id}"}),
 ]
 
 
@@ -259,8 +261,41 @@ async def _world(session: AsyncSession, user: User) -> dict[str, str]:
         user_id=user.id, resource_id=ids["resource_id"], reason="Fits.", rank=1
     )
     session.add(recommendation)
+    # An accepted plan with a re-plan proposed (one that moves nothing, so it always applies).
+    followed = StudyPlan(
+        user_id=user.id,
+        goal_id=ids["goal_id"],
+        title="Followed",
+        status="accepted",
+        auto_replan=False,
+        timezone="UTC",
+        start_date=SOON.date(),
+        end_date=SOON.date(),
+        fits=True,
+        proof={},
+        model="test",
+        prompt_version="plan/draft@v2",
+        sessions=[],
+    )
+    session.add(followed)
+    await session.flush()
+    proposal = PlanReplanProposal(
+        plan_id=followed.id,
+        user_id=user.id,
+        replanned_by="scheduler",
+        summary="Nothing moves.",
+        replaced_block_ids=[],
+        sessions=[],
+        proof={},
+    )
+    session.add(proposal)
     await session.commit()
-    return ids | {"recommendation_id": str(recommendation.id)}
+    return ids | {
+        "recommendation_id": str(recommendation.id),
+        # The world's draft plan aside: the plan whose proposal is accepted.
+        "plan_id": str(followed.id),
+        "proposal_id": str(proposal.id),
+    }
 
 
 def _script_models(app: FastAPI) -> None:

@@ -138,6 +138,9 @@ async def test_rows_are_carried_through_every_revision_up_and_down(
                 "SELECT drafted_by FROM study_plans WHERE id = $1", PLAN
             ) == ("model")
             assert await connection.fetchval(
+                "SELECT auto_replan FROM study_plans WHERE id = $1", PLAN
+            )
+            assert await connection.fetchval(
                 "SELECT replaced_by_id IS NULL FROM refresh_tokens WHERE id = $1", TOKEN
             )
         finally:

@@ -88,8 +88,10 @@ async def _record(settings: Settings) -> None:
 
 
 async def _record_plan(client: Client, settings: Settings) -> None:
-    """A plan whose first session is missed (the re-plan finds no such plan: nothing to do),
-    then progress, then a cancel."""
+    """A plan whose first session is missed (the redraft and the re-plan find no such plan:
+    nothing to do), then progress, then a cancel. `plan_missed_progress_cancelled.json`, the
+    same story recorded before the agent's redraft activity, stays: running workflows from
+    then must still replay."""
     now = datetime.now(UTC)
     slot = TrackedSlot(block_id=uuid.uuid4(), start=now - timedelta(minutes=30), end=now)
     later = TrackedSlot(
@@ -111,7 +113,7 @@ async def _record_plan(client: Client, settings: Settings) -> None:
     await handle.signal(PlanWorkflow.progress, ProgressReport(minutes=20, occurred_at=now))
     await handle.signal(PlanWorkflow.cancel)
     await handle.result()
-    (HISTORIES / "plan_missed_progress_cancelled.json").write_text(
+    (HISTORIES / "plan_missed_redrafted_progress_cancelled.json").write_text(
         (await handle.fetch_history()).to_json()
     )
 

@@ -24,7 +24,9 @@ HISTORIES = Path(__file__).parent / "histories"
     [
         "reminder_moved_and_delivered",
         "reminder_cancelled",
+        # From before the re-plan's redraft activity (patch `replan-through-agent`).
         "plan_missed_progress_cancelled",
+        "plan_missed_redrafted_progress_cancelled",
         "agent_job_morning_agenda",
         "embed_row_changed",
     ],

@@ -3,11 +3,18 @@
 import uuid
 from datetime import timedelta
 
+from pydantic import BaseModel
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.plans.tracking import PlanTrack, PlanTracking, ProgressReport
+from domain.plans.tracking import (
+    PlanTrack,
+    PlanTracking,
+    ProgressReport,
+    ReplanApplied,
+    TrackedSlot,
+)
 from workflows.plans.inputs import PlanState, workflow_id
 from workflows.plans.workflow import PlanWorkflow
 
@@ -34,7 +41,10 @@ class TemporalPlanTracker:
     async def cancel(self, plan_id: uuid.UUID) -> None:
         await self._signal(plan_id, "cancel", None)
 
-    async def _signal(self, plan_id: uuid.UUID, name: str, arg: ProgressReport | None) -> None:
+    async def replanned(self, plan_id: uuid.UUID, slots: list[TrackedSlot]) -> None:
+        await self._signal(plan_id, "replanned", ReplanApplied(slots=slots))
+
+    async def _signal(self, plan_id: uuid.UUID, name: str, arg: BaseModel | None) -> None:
         handle = self.client.get_workflow_handle(workflow_id(plan_id))
         try:
             if arg is None:

@@ -3,6 +3,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from domain.plans.replan import ReplanDraft
 from domain.plans.tracking import PlanTrack, TrackingStatus
 
 
@@ -25,6 +26,11 @@ class PlanState(BaseModel):
     cancelled: bool = False
 
 
-class ReplanRequest(BaseModel):
+class RedraftRequest(BaseModel):
     plan_id: uuid.UUID
     missed_block_ids: list[uuid.UUID]
+
+
+class ReplanRequest(RedraftRequest):
+    # None in histories from before the agent re-plan: the owed sessions are placed again.
+    draft: ReplanDraft | None = None

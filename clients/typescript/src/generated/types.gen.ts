@@ -1777,6 +1777,18 @@ export type PageVoiceSessionRead = {
 };
 
 /**
+ * PlanAccept
+ */
+export type PlanAccept = {
+    /**
+     * Auto Replan
+     *
+     * After missed sessions, apply the re-plan at once (true), or only propose it (false): it is then stored, you are notified, `GET /plans/{id}` shows it as `replan_proposal`, and `POST /plans/{id}/replan/accept` applies it. Default: the plan's setting (true).
+     */
+    auto_replan?: boolean | null;
+};
+
+/**
  * PlanCreate
  *
  * Plan for exactly one of a goal or a course.
@@ -1948,6 +1960,12 @@ export type PlanRead = {
      */
     fallback_reason: string | null;
     /**
+     * Auto Replan
+     *
+     * Whether a re-plan after missed sessions is applied (true) or proposed.
+     */
+    auto_replan: boolean;
+    /**
      * Created At
      */
     created_at: string;
@@ -1963,6 +1981,10 @@ export type PlanRead = {
      * For an accepted or cancelled plan, from the workflow that follows it: status (active, behind, replanned, completed, cancelled), next session, minutes done vs planned. Null for a draft, or when it cannot be asked right now.
      */
     tracking?: PlanTracking | null;
+    /**
+     * The pending re-plan of a plan with `auto_replan` off; accept it with `POST /plans/{id}/replan/accept`.
+     */
+    replan_proposal?: ReplanProposalRead | null;
 };
 
 /**
@@ -2091,6 +2113,12 @@ export type PlanSummary = {
      */
     fallback_reason: string | null;
     /**
+     * Auto Replan
+     *
+     * Whether a re-plan after missed sessions is applied (true) or proposed.
+     */
+    auto_replan: boolean;
+    /**
      * Created At
      */
     created_at: string;
@@ -2136,6 +2164,18 @@ export type PlanTracking = {
      * Replans
      */
     replans: number;
+};
+
+/**
+ * PlanUpdate
+ */
+export type PlanUpdate = {
+    /**
+     * Auto Replan
+     *
+     * After missed sessions, apply the re-plan at once (true), or only propose it (false): it is then stored, you are notified, `GET /plans/{id}` shows it as `replan_proposal`, and `POST /plans/{id}/replan/accept` applies it.
+     */
+    auto_replan: boolean;
 };
 
 /**
@@ -2207,6 +2247,58 @@ export type ProgressRecorded = {
      * The goal with its progress including this event.
      */
     goal: GoalRead;
+};
+
+/**
+ * ProposedSession
+ */
+export type ProposedSession = {
+    /**
+     * Position
+     *
+     * The plan's session it places again; null for a session the plan agent redrafted (redrafted sessions replace those left without a sitting).
+     */
+    position: number | null;
+    /**
+     * Title
+     */
+    title: string;
+    /**
+     * Objective
+     */
+    objective: string;
+    /**
+     * Minutes
+     */
+    minutes: number;
+    /**
+     * Module Id
+     */
+    module_id: string | null;
+    /**
+     * Slots
+     *
+     * Empty when the session did not fit.
+     */
+    slots: Array<ProposedSlot>;
+};
+
+/**
+ * ProposedSlot
+ */
+export type ProposedSlot = {
+    /**
+     * Part
+     */
+    part: number;
+    /**
+     * Start
+     */
+    start: string;
+    /**
+     * End
+     */
+    end: string;
 };
 
 /**
@@ -2411,6 +2503,57 @@ export type ReminderUpdate = {
      * Message
      */
     message?: string | null;
+};
+
+/**
+ * ReplanAccept
+ */
+export type ReplanAccept = {
+    /**
+     * Proposal Id
+     *
+     * The `replan_proposal.id` being accepted.
+     */
+    proposal_id: string;
+};
+
+/**
+ * ReplanProposalRead
+ *
+ * A re-plan computed after missed sessions, not applied (`auto_replan` is off).
+ */
+export type ReplanProposalRead = {
+    /**
+     * Id
+     */
+    id: string;
+    /**
+     * Created At
+     */
+    created_at: string;
+    /**
+     * Replanned By
+     *
+     * `agent`: the plan agent redrafted what is left; `scheduler`: the owed sessions are placed again as they were.
+     */
+    replanned_by: 'agent' | 'scheduler';
+    /**
+     * Summary
+     *
+     * What changes and why.
+     */
+    summary: string;
+    /**
+     * Replaced Block Ids
+     *
+     * The plan's blocks it removes: the missed sittings and those ahead.
+     */
+    replaced_block_ids: Array<string>;
+    /**
+     * Sessions
+     */
+    sessions: Array<ProposedSession>;
+    proof: PlanProof;
 };
 
 /**
@@ -6969,8 +7112,61 @@ export type PlansGetPlanResponses = {
 
 export type PlansGetPlanResponse = PlansGetPlanResponses[keyof PlansGetPlanResponses];
 
+export type PlansUpdatePlanData = {
+    body: PlanUpdate;
+    path: {
+        /**
+         * Plan Id
+         */
+        plan_id: string;
+    };
+    query?: never;
+    url: '/api/v1/plans/{plan_id}';
+};
+
+export type PlansUpdatePlanErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Not Found
+     */
+    404: ErrorBody;
+    /**
+     * Content Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Unprocessable Entity
+     */
+    422: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type PlansUpdatePlanError = PlansUpdatePlanErrors[keyof PlansUpdatePlanErrors];
+
+export type PlansUpdatePlanResponses = {
+    /**
+     * Successful Response
+     */
+    200: PlanRead;
+};
+
+export type PlansUpdatePlanResponse = PlansUpdatePlanResponses[keyof PlansUpdatePlanResponses];
+
 export type PlansAcceptPlanData = {
-    body?: never;
+    /**
+     * Body
+     */
+    body?: PlanAccept | null;
     path: {
         /**
          * Plan Id
@@ -7022,6 +7218,60 @@ export type PlansAcceptPlanResponses = {
 };
 
 export type PlansAcceptPlanResponse = PlansAcceptPlanResponses[keyof PlansAcceptPlanResponses];
+
+export type PlansAcceptReplanData = {
+    body: ReplanAccept;
+    path: {
+        /**
+         * Plan Id
+         */
+        plan_id: string;
+    };
+    query?: never;
+    url: '/api/v1/plans/{plan_id}/replan/accept';
+};
+
+export type PlansAcceptReplanErrors = {
+    /**
+     * Unauthorized
+     */
+    401: ErrorBody;
+    /**
+     * Not Found
+     */
+    404: ErrorBody;
+    /**
+     * Conflict
+     */
+    409: ErrorBody;
+    /**
+     * Content Too Large
+     */
+    413: ErrorBody;
+    /**
+     * Unprocessable Entity
+     */
+    422: ErrorBody;
+    /**
+     * Internal Server Error
+     */
+    500: ErrorBody;
+    /**
+     * Service Unavailable: `database_busy` when every database connection stays taken, `database_unavailable` when the database connection broke (a restart), or an AI route's provider errors. Retry after `Retry-After` seconds.
+     */
+    503: ErrorBody;
+};
+
+export type PlansAcceptReplanError = PlansAcceptReplanErrors[keyof PlansAcceptReplanErrors];
+
+export type PlansAcceptReplanResponses = {
+    /**
+     * Successful Response
+     */
+    200: PlanRead;
+};
+
+export type PlansAcceptReplanResponse = PlansAcceptReplanResponses[keyof PlansAcceptReplanResponses];
 
 export type PlansCancelPlanData = {
     body?: never;
