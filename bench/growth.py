@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import psycopg
 
 from bench import data, growth_report
 from bench.chat_stub import StubProcess
@@ -110,6 +111,8 @@ def measure(mode: Mode, results: GrowthResults) -> None:
         url = asyncio.run(create_database(server, DATABASE))
         dsn = plain_url(server, DATABASE)
         results.info |= asyncio.run(_versions(dsn))
+        with psycopg.connect(dsn, autocommit=True) as connection:
+            connection.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         loaded = asyncio.run(data.load(dsn, users=BACKGROUND_USERS))
         results.background = loaded.rows
         chat_user = asyncio.run(add_user(dsn, "chat"))
@@ -133,7 +136,7 @@ def measure(mode: Mode, results: GrowthResults) -> None:
                     log(f"app ready, idle after {app.wait_idle():.0f} s more (embedding model)")
                     cpu = ProcessCpu(app.process.pid, server.process.pid)
                     _reads(mode, results, app.base_url, token[reader], cpu, dsn, reader)
-                    _schedule(mode, results, app.base_url, token[few], token[many], cpu)
+                    _schedule(mode, results, app.base_url, dsn, token[few], token[many], cpu)
                     log(f"chat: one conversation to {mode.turns} turns...")
                     stored_at = sorted({1, 100, mode.turns} | {w[1] for w in results.windows})
                     results.chat = run_chat_growth(
@@ -155,7 +158,10 @@ def _reads(
     reader: uuid.UUID,
 ) -> None:
     paths = read_paths()
-    with httpx.Client(base_url=base_url, timeout=60) as client:
+    with (
+        httpx.Client(base_url=base_url, timeout=60) as client,
+        psycopg.connect(dsn, autocommit=True) as database,
+    ):
         for size in (SMALL, mode.large):
             if size == mode.large:
                 log(f"loading {mode.large - SMALL:,} more goals and notes...")
@@ -165,21 +171,41 @@ def _reads(
             label = f"{size:,} goals / notes"
             for endpoint, endpoint_paths in paths.items():
                 results.reads.append(
-                    time_reads(client, token, cpu, endpoint, endpoint_paths, label, mode.reads, log)
+                    time_reads(
+                        client,
+                        database,
+                        token,
+                        cpu,
+                        endpoint,
+                        endpoint_paths,
+                        label,
+                        mode.reads,
+                        log,
+                    )
                 )
 
 
 def _schedule(
-    mode: Mode, results: GrowthResults, base_url: str, few: str, many: str, cpu: ProcessCpu
+    mode: Mode,
+    results: GrowthResults,
+    base_url: str,
+    dsn: str,
+    few: str,
+    many: str,
+    cpu: ProcessCpu,
 ) -> None:
     first, last = next_month(datetime.now(UTC).date())
     path = f"/api/v1/schedule?from={first.isoformat()}&to={last.isoformat()}"
     results.month = f"{first.isoformat()}..{last.isoformat()}"
-    with httpx.Client(base_url=base_url, timeout=60) as client:
+    with (
+        httpx.Client(base_url=base_url, timeout=60) as client,
+        psycopg.connect(dsn, autocommit=True) as database,
+    ):
         for token, blocks in ((few, FEW_BLOCKS), (many, MANY_BLOCKS)):
             results.schedule.append(
                 time_reads(
                     client,
+                    database,
                     token,
                     cpu,
                     "GET /schedule?from=&to=",

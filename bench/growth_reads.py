@@ -5,7 +5,9 @@ Rows are loaded with binary COPY straight into the tables (the API would take mi
 10,000 notes); notes carry a vector of the app's current embedding model, so semantic and
 hybrid search rank them, while the query vector is the app's own (the local model embeds each
 query, as in production). Requests are sent one at a time (concurrency 1) over keep-alive HTTP,
-so each latency is one request's own, and the app process's CPU per request is read from /proc.
+so each latency is one request's own; the app process's CPU per request is read from /proc and
+Postgres's execution time per request from pg_stat_statements, two figures that depend far less on
+other work running on the machine than latency does.
 """
 
 import itertools
@@ -17,17 +19,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
+import psycopg
 
 from bench.chat_results import percentile
-from bench.data import COLUMNS, MAX_EVENTS_PER_GOAL, NO_LOGIN_HASH, _goal_target, _spread
+from bench.data import (
+    COLUMNS,
+    GOAL_STATUSES,
+    MAX_EVENTS_PER_GOAL,
+    NO_LOGIN_HASH,
+    _goal_target,
+    _spread,
+    weekly_block,
+)
 from bench.growth_chat import ProcessCpu
 from bench.vectors import ClusteredSpace, to_pgvector_binary
 from bench.vocabulary import QUERY_TERMS, Vocabulary
-from domain.schedule.recurrence import Series
 
 # Vectors are compared only with those of the model that embeds the queries (the app's default).
 EMBEDDING_MODEL_ID = "local:all-MiniLM-L6-v2"
@@ -38,12 +47,8 @@ SEMANTIC_QUERIES = (
     "what makes an algorithm efficient",
     "balancing chemical equations",
 )
-GOAL_STATUSES = ("active",) * 6 + ("paused", "completed", "abandoned")
 SCHEDULE_ZONE = "Europe/Paris"
-WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 NOTE_COLUMNS = (*COLUMNS["notes"], "embedding", "embedding_model", "embedded_at")
-BLOCK_COLUMNS = ("id", "user_id", "title", "start_at", "end_at", "timezone", "rrule",
-                 "series_until", "kind", "created_at", "updated_at")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ class ReadPhase:
     p50_ms: float
     p99_ms: float
     server_cpu_ms: float  # per request
+    database_ms: float  # Postgres execution time per request (pg_stat_statements)
     items: float  # items answered per request, on average
 
 
@@ -138,32 +144,14 @@ async def add_goals_and_notes(dsn: str, user_id: uuid.UUID, count: int, seed: in
         await connection.close()
 
 
-def _weekly_block(user_id: uuid.UUID, n: int, rng: random.Random, today: date) -> tuple[Any, ...]:
-    """A weekly (every week or every other week) series that started in the past year."""
-    zone = ZoneInfo(SCHEDULE_ZONE)
-    weekday = rng.randrange(7)
-    first = today - timedelta(days=rng.randrange(7, 365))
-    first -= timedelta(days=(first.weekday() - weekday) % 7)
-    hour = rng.randrange(7, 21)
-    start = datetime(first.year, first.month, first.day, hour, 15 * rng.randrange(4), tzinfo=zone)
-    end = start + timedelta(minutes=rng.choice((30, 45, 60, 90)))
-    interval = ";INTERVAL=2" if n % 4 == 0 else ""
-    rrule = f"FREQ=WEEKLY{interval};BYDAY={WEEKDAYS[weekday]}"
-    series = Series(start, end, SCHEDULE_ZONE, rrule)
-    series.validate()
-    now = datetime.now(UTC)
-    return (uuid.uuid4(), user_id, f"Block {n}", series.start, series.end, SCHEDULE_ZONE, rrule,
-            series.series_until(), rng.choice(("study", "class")), now, now)  # fmt: skip
-
-
 async def add_schedule(dsn: str, user_id: uuid.UUID, blocks: int, seed: int) -> None:
     rng = random.Random(seed)
     today = datetime.now(UTC).date()
-    rows = [_weekly_block(user_id, n, rng, today) for n in range(blocks)]
+    rows = [weekly_block(user_id, n, rng, today, SCHEDULE_ZONE) for n in range(blocks)]
     connection = await asyncpg.connect(dsn)
     try:
         await connection.copy_records_to_table(
-            "schedule_blocks", records=rows, columns=BLOCK_COLUMNS
+            "schedule_blocks", records=rows, columns=COLUMNS["schedule_blocks"]
         )
         await connection.execute("VACUUM ANALYZE schedule_blocks")
     finally:
@@ -193,8 +181,21 @@ def read_paths() -> dict[str, list[str]]:
     }
 
 
+def _statements_ms(connection: psycopg.Connection, reset: bool) -> float:
+    """Postgres execution time of every statement so far; with `reset`, start again from 0."""
+    row = connection.execute(
+        "SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements "
+        "WHERE query NOT ILIKE '%pg_stat_statements%'"
+    ).fetchone()
+    if reset:
+        connection.execute("SELECT pg_stat_statements_reset()")
+    assert row is not None
+    return float(row[0])
+
+
 def time_reads(
     client: httpx.Client,
+    database: psycopg.Connection,
     token: str,
     cpu: ProcessCpu,
     endpoint: str,
@@ -210,6 +211,7 @@ def time_reads(
     cpu.refresh()
     latencies: list[float] = []
     items = 0
+    _statements_ms(database, reset=True)
     server_before, _ = cpu.sample()
     for path in itertools.islice(cycle, requests):
         started = time.perf_counter()
@@ -219,6 +221,7 @@ def time_reads(
             raise RuntimeError(f"{path} answered {response.status_code}: {response.text[:300]}")
         items += len(response.json()["items"])
     server_after, _ = cpu.sample()
+    database_ms = _statements_ms(database, reset=False)
     phase = ReadPhase(
         endpoint=endpoint,
         size=size,
@@ -226,10 +229,12 @@ def time_reads(
         p50_ms=percentile(latencies, 0.5),
         p99_ms=percentile(latencies, 0.99),
         server_cpu_ms=(server_after - server_before) * 1000 / requests,
+        database_ms=database_ms / requests,
         items=items / requests,
     )
     log(
         f"  {endpoint} ({size}): p50 {phase.p50_ms:.1f} ms, p99 {phase.p99_ms:.1f} ms, "
-        f"CPU {phase.server_cpu_ms:.1f} ms/request, {phase.items:.0f} items"
+        f"CPU {phase.server_cpu_ms:.1f} ms/request, Postgres {phase.database_ms:.2f} ms/request, "
+        f"{phase.items:.0f} items"
     )
     return phase

@@ -161,22 +161,25 @@ def _chat(results: GrowthResults, chat: ChatGrowth) -> list[str]:
 def _phase_rows(phases: list[ReadPhase]) -> list[str]:
     return [
         f"| {p.endpoint} | {p.size} | {p.requests} | {p.p50_ms:.1f} | {p.p99_ms:.1f} | "
-        f"{p.server_cpu_ms:.2f} | {p.items:.0f} |"
+        f"{p.server_cpu_ms:.2f} | {p.database_ms:.2f} | {p.items:.0f} |"
         for p in phases
     ]
 
 
 def _ratios(phases: list[ReadPhase], small: str, large: str) -> list[str]:
     lines = [
-        f"| Endpoint | p50 ratio | p99 ratio (target <= {FLAT}) | verdict |",
-        "| --- | ---: | ---: | --- |",
+        f"| Endpoint | p50 ratio | p99 ratio (target <= {FLAT}) | verdict | app CPU ratio | "
+        "Postgres time ratio |",
+        "| --- | ---: | ---: | --- | ---: | ---: |",
     ]
     for endpoint in dict.fromkeys(p.endpoint for p in phases):
         a = next(p for p in phases if p.endpoint == endpoint and p.size == small)
         b = next(p for p in phases if p.endpoint == endpoint and p.size == large)
         ratio = _ratio(b.p99_ms, a.p99_ms)
         lines.append(
-            f"| {endpoint} | {_ratio(b.p50_ms, a.p50_ms):.2f} | {ratio:.2f} | {_verdict(ratio)} |"
+            f"| {endpoint} | {_ratio(b.p50_ms, a.p50_ms):.2f} | {ratio:.2f} | {_verdict(ratio)} | "
+            f"{_ratio(b.server_cpu_ms, a.server_cpu_ms):.2f} | "
+            f"{_ratio(b.database_ms, a.database_ms):.2f} |"
         )
     return lines
 
@@ -194,8 +197,9 @@ def _reads(results: GrowthResults) -> list[str]:
         "vocabulary's query terms, `semantic` through five study questions, embedded by the "
         "app's local model per request as in production.",
         "",
-        "| Endpoint | User has | requests | p50 ms | p99 ms | app CPU ms/req | items |",
-        "| --- | --- |" + " ---: |" * 5,
+        "| Endpoint | User has | requests | p50 ms | p99 ms | app CPU ms/req | Postgres ms/req "
+        "| items |",
+        "| --- | --- |" + " ---: |" * 6,
         *_phase_rows(results.reads),
         "",
         f"Ratios: {sizes[-1]} over {sizes[0]}.",
@@ -215,8 +219,9 @@ def _schedule(results: GrowthResults) -> list[str]:
         "user with weekly series (one in four every other week) that started in the past "
         "year, zone Europe/Paris, no end date.",
         "",
-        "| Endpoint | User has | requests | p50 ms | p99 ms | app CPU ms/req | occurrences |",
-        "| --- | --- |" + " ---: |" * 5,
+        "| Endpoint | User has | requests | p50 ms | p99 ms | app CPU ms/req | Postgres ms/req "
+        "| occurrences |",
+        "| --- | --- |" + " ---: |" * 6,
         *_phase_rows(results.schedule),
         "",
         f"App CPU per occurrence answered: {per_item[0]:.3f} ms with {few.size}, "
