@@ -1,7 +1,10 @@
 """Growth benchmark: does a request cost more as what it works on grows?
 
-    .venv/bin/python -m bench.growth            # about 6 minutes on 2 cores
-    .venv/bin/python -m bench.growth --quick    # under 2 minutes, fewer turns and requests
+    .venv/bin/python -m bench.growth            # 27 minutes on a fully busy 2-core machine
+    .venv/bin/python -m bench.growth --quick    # 150 turns, 2,000 rows: a few minutes
+
+Most of the full run is its 1,000 chat turns, which take longer the longer the conversation:
+that growth is what it measures.
 
 Against the real app (`python -m cli serve`, one process, production settings) on a fresh
 embedded Postgres (`bench/postgres.py`), with the chat model a stub that answers at once
