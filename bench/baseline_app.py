@@ -1,8 +1,9 @@
 """The HTTP baseline: a bare Starlette app doing the endpoints' work with raw asyncpg.
 
 Per request, like the real app: verify the bearer JWT (HS256, same claims), load the user row,
-run the same SQL (mirrored from domain/goals/repository.py and domain/search/ranking.py), derive
-goal progress with the same pure functions (domain/goals/progress.py), and answer the same JSON.
+run the same SQL (mirrored from domain/goals/repository.py, domain/search/ranking.py and
+domain/schedule/repository.py), derive goal progress and expand schedule series with the same pure
+functions (domain/goals/progress.py, domain/schedule/recurrence.py), and answer the same JSON.
 What it leaves out is the framework around that work: FastAPI's dependency injection and
 validation, the SQLAlchemy ORM and unit of work (pool pre-ping, BEGIN/COMMIT), Pydantic response
 models and the middleware stack.
@@ -17,6 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import jwt
@@ -27,6 +29,7 @@ from starlette.routing import Route
 
 from core.pagination import encode_cursor
 from domain.goals import progress
+from domain.schedule.recurrence import Override, Series, local_day_bounds
 
 PAGE = 20
 # The real app's pool: STUDYPILOT_DB_POOL_SIZE (10), no overflow; the baseline may use 20.
@@ -59,6 +62,25 @@ JOIN (
     WHERE user_id = $1 AND search @@ websearch_to_tsquery('english', $2)
 ) AS hit ON r.id = hit.id
 ORDER BY hit.score DESC, r.id DESC LIMIT $3
+"""
+
+# ScheduleRepository.overlapping: blocks whose span may reach the window, or with an occurrence
+# moved into it; then their exceptions (the app's selectinload).
+BLOCKS_SQL = """
+SELECT b.id, b.title, b.start_at, b.end_at, b.timezone, b.rrule, b.kind, b.course_id, b.goal_id
+FROM schedule_blocks b
+WHERE b.user_id = $1 AND (
+    (b.start_at < $3 AND (b.series_until IS NULL OR b.series_until > $2))
+    OR EXISTS (
+        SELECT 1 FROM schedule_exceptions e
+        WHERE e.block_id = b.id AND NOT e.cancelled AND e.new_start < $3 AND e.new_end > $2
+    )
+)
+ORDER BY b.start_at, b.id
+"""
+EXCEPTIONS_SQL = """
+SELECT block_id, original_start, cancelled, new_start, new_end, new_title
+FROM schedule_exceptions WHERE block_id = ANY($1::uuid[])
 """
 
 
@@ -190,6 +212,57 @@ def create_app() -> Starlette:
             )
         return _respond({"items": [dict(row) for row in rows], "next_cursor": cursor})
 
+    async def schedule(request: Request) -> Response:
+        try:
+            user_id = user_id_of(request)
+        except Unauthorized:
+            return JSONResponse({"code": "unauthorized"}, status_code=401)
+        try:
+            first = date.fromisoformat(request.query_params["from"])
+            last = date.fromisoformat(request.query_params["to"])
+        except (KeyError, ValueError):
+            return JSONResponse({"code": "validation_error"}, status_code=422)
+        assert pool is not None
+        async with pool.acquire() as connection:
+            user = await connection.fetchrow(USER_SQL, user_id)
+            if user is None:
+                return JSONResponse({"code": "invalid_token"}, status_code=401)
+            zone = ZoneInfo(user["timezone"])
+            window_start, window_end = local_day_bounds(first, last, zone)
+            blocks = await connection.fetch(BLOCKS_SQL, user_id, window_start, window_end)
+            exceptions = await connection.fetch(EXCEPTIONS_SQL, [b["id"] for b in blocks])
+        overrides: dict[uuid.UUID, dict[datetime, Override]] = {}
+        for e in exceptions:
+            overrides.setdefault(e["block_id"], {})[e["original_start"]] = Override(
+                e["original_start"], e["cancelled"], e["new_start"], e["new_end"], e["new_title"]
+            )
+        found = []
+        for block in blocks:
+            series = Series(block["start_at"], block["end_at"], block["timezone"], block["rrule"])
+            found += [
+                (block, occurrence)
+                for occurrence in series.expand(
+                    overrides.get(block["id"], {}), window_start, window_end
+                )
+            ]
+        found.sort(key=lambda item: (item[1].start, item[1].end, str(item[0]["id"])))
+        items = [
+            {
+                "block_id": block["id"],
+                "title": occurrence.title or block["title"],
+                "start": occurrence.start.astimezone(zone),
+                "end": occurrence.end.astimezone(zone),
+                "original_start": occurrence.original_start.astimezone(zone),
+                "kind": block["kind"],
+                "is_exception": occurrence.is_exception,
+                "recurring": block["rrule"] is not None,
+                "course_id": block["course_id"],
+                "goal_id": block["goal_id"],
+            }
+            for block, occurrence in found
+        ]
+        return _respond({"items": items})
+
     async def health(_request: Request) -> Response:
         assert pool is not None
         await pool.fetchval("SELECT 1")
@@ -200,6 +273,7 @@ def create_app() -> Starlette:
             Route("/health", health),
             Route("/goals", goals),
             Route("/resources", resources),
+            Route("/schedule", schedule),
         ],
         lifespan=lifespan,
     )

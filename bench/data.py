@@ -1,5 +1,5 @@
-"""The HTTP benchmark's data set: 1,000 users x (50 goals, 50 notes, 50 resources) plus a few
-progress events per goal, loaded with binary COPY through asyncpg."""
+"""The HTTP benchmark's data set: 1,000 users x (50 goals, 50 notes, 50 resources, 5 weekly
+schedule series) plus a few progress events per goal, loaded with binary COPY through asyncpg."""
 
 import random
 import time
@@ -8,17 +8,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from bench.vocabulary import QUERY_TERMS, Vocabulary
+from domain.schedule.recurrence import Series
 
 USERS = 1_000
 PER_USER = 50
+SERIES_PER_USER = 5
 MAX_EVENTS_PER_GOAL = 6  # uniform 0..6: 3 on average
 TIMEZONES = ("UTC", "Europe/Paris", "America/New_York", "Asia/Tokyo", "America/Sao_Paulo")
 RESOURCE_TYPES = ("article", "video", "book", "course", "exercise", "other")
 GOAL_STATUSES = ("active",) * 6 + ("paused", "completed", "abandoned")
+WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 # Not a valid Argon2 hash on purpose: the benchmark never logs in, it issues tokens directly.
 NO_LOGIN_HASH = "bench-user-cannot-log-in"
 
@@ -117,6 +121,35 @@ def _resources(
     return rows
 
 
+def weekly_block(
+    user_id: uuid.UUID, n: int, rng: random.Random, today: date, timezone: str
+) -> tuple[Any, ...]:
+    """A weekly series (one in four every other week) that started in the past year, unbounded."""
+    weekday = rng.randrange(7)
+    first = today - timedelta(days=rng.randrange(7, 365))
+    first -= timedelta(days=(first.weekday() - weekday) % 7)
+    hour, minute = rng.randrange(7, 21), 15 * rng.randrange(4)
+    start = datetime(first.year, first.month, first.day, hour, minute, tzinfo=ZoneInfo(timezone))
+    end = start + timedelta(minutes=rng.choice((30, 45, 60, 90)))
+    interval = ";INTERVAL=2" if n % 4 == 0 else ""
+    rrule = f"FREQ=WEEKLY{interval};BYDAY={WEEKDAYS[weekday]}"
+    series = Series(start, end, timezone, rrule)
+    series.validate()
+    created = datetime.combine(first, datetime.min.time(), UTC)
+    return (uuid.uuid4(), user_id, f"Block {n}", series.start, series.end, timezone, rrule,
+            series.series_until(), rng.choice(("study", "class")), created, created)  # fmt: skip
+
+
+def _schedule_blocks(
+    users: Sequence[tuple[Any, ...]], now: datetime, rng: random.Random
+) -> list[tuple[Any, ...]]:
+    return [
+        weekly_block(user[0], n, rng, now.date(), user[4])
+        for user in users
+        for n in range(SERIES_PER_USER)
+    ]
+
+
 COLUMNS: dict[str, tuple[str, ...]] = {
     "users": ("id", "email", "password_hash", "name", "timezone", "study_preferences",
               "created_at", "updated_at"),
@@ -129,6 +162,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
               "embedding_status", "created_at", "updated_at"),
     "resources": ("id", "user_id", "course_id", "title", "url", "type", "description", "tags",
                   "source", "embedding_status", "created_at", "updated_at"),
+    "schedule_blocks": ("id", "user_id", "title", "start_at", "end_at", "timezone", "rrule",
+                        "series_until", "kind", "created_at", "updated_at"),
 }  # fmt: skip
 
 
@@ -147,6 +182,7 @@ async def load(dsn: str, *, seed: int = 42, users: int = USERS) -> LoadedData:
         "goal_progress_events": events,
         "notes": _notes(user_ids, now, rng, words),
         "resources": _resources(user_ids, now, rng, words),
+        "schedule_blocks": _schedule_blocks(user_rows, now, rng),
     }
     connection = await asyncpg.connect(dsn)
     try:

@@ -1,4 +1,5 @@
-"""The HTTP benchmark: GET /goals and GET /resources?q= on the real app and on the baseline."""
+"""The HTTP benchmark: GET /goals, GET /resources?q= and a month of GET /schedule on the real app
+and on the baseline."""
 
 import json
 import random
@@ -11,6 +12,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +86,22 @@ def _resources_key(body: Any) -> Any:
     return [(item["id"], round(item["score"], 5)) for item in body["items"]]
 
 
+def _schedule_key(body: Any) -> Any:
+    # Instants, not strings: Pydantic writes a zero offset as "Z", isoformat() as "+00:00".
+    instants = ("start", "end", "original_start")
+    return [
+        (item["block_id"], item["title"], *(datetime.fromisoformat(item[k]) for k in instants))
+        for item in body["items"]
+    ]
+
+
+def _next_month() -> str:
+    """`from=&to=` of the next calendar month."""
+    first = (datetime.now(UTC).date().replace(day=1) + timedelta(days=32)).replace(day=1)
+    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    return f"from={first.isoformat()}&to={last.isoformat()}"
+
+
 def _compare(
     app: Server,
     baseline: Server,
@@ -148,6 +166,7 @@ async def run_http(
     mix: list[tuple[uuid.UUID, str]] = [
         (rng.choice(data.user_ids), rng.choice(QUERY_TERMS)) for _ in range(REQUEST_MIX)
     ]
+    month = _next_month()
     endpoints: dict[str, tuple[list[tuple[str, str]], list[tuple[str, str]]]] = {
         "GET /goals": (
             [("/api/v1/goals", tokens[user]) for user, _ in mix],
@@ -157,8 +176,16 @@ async def run_http(
             [(f"/api/v1/resources?q={urllib.parse.quote(t)}", tokens[u]) for u, t in mix],
             [(f"/resources?q={urllib.parse.quote(t)}", tokens[u]) for u, t in mix],
         ),
+        "GET /schedule?from=&to=": (
+            [(f"/api/v1/schedule?{month}", tokens[user]) for user, _ in mix],
+            [(f"/schedule?{month}", tokens[user]) for user, _ in mix],
+        ),
     }
-    keys = {"GET /goals": _goals_key, "GET /resources?q=": _resources_key}
+    keys = {
+        "GET /goals": _goals_key,
+        "GET /resources?q=": _resources_key,
+        "GET /schedule?from=&to=": _schedule_key,
+    }
 
     async with asyncpg.create_pool(dsn, min_size=1, max_size=1) as pool:
         await pool.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")

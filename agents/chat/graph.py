@@ -89,7 +89,7 @@ def fit_history(messages: Sequence[BaseMessage], budget: int) -> list[BaseMessag
     if start == 0 or left <= 0:
         return current
     earlier = trim_messages(
-        messages[:start],
+        _newest_past(messages[:start], left),
         max_tokens=left,
         token_counter=count_tokens_approximately,
         strategy="last",
@@ -97,6 +97,23 @@ def fit_history(messages: Sequence[BaseMessage], budget: int) -> list[BaseMessag
         allow_partial=False,
     )
     return [*earlier, *current]
+
+
+def _newest_past(messages: Sequence[BaseMessage], budget: int) -> Sequence[BaseMessage]:
+    """The shortest suffix of `messages` that no longer fits `budget` (all of them if they fit).
+
+    trim_messages counts the whole list and then halves it, which in a long conversation made
+    every model step cost more than the one before (O(n log n) in the history). Counted here one
+    message at a time from the newest, it costs what the kept turns cost. A list never counts
+    less than the sum of its messages' counts, so whatever trim_messages keeps of the whole
+    history lies inside this suffix, and it keeps the same from it.
+    """
+    total = 0
+    for index in range(len(messages) - 1, -1, -1):
+        total += count_tokens_approximately([messages[index]])
+        if total > budget:
+            return messages[index:]
+    return messages
 
 
 class TurnDeadlineError(LLMUnavailableError):

@@ -46,6 +46,8 @@ _NUMBER_LISTS: dict[str, tuple[bool, int, tuple[str, ...]]] = {
     "BYWEEKNO": (True, 53, ("YEARLY",)),
     "BYSETPOS": (True, 366, SUPPORTED_FREQUENCIES),
 }
+# Frequencies whose occurrences repeat every INTERVAL periods of wall time, in days.
+_FIXED_CYCLE_DAYS = {"DAILY": 1, "WEEKLY": 7}
 _UNTIL = re.compile(r"^(\d{8})(?:T(\d{6})(Z)?)?$")
 # The Gregorian calendar repeats every 400 years (same weekdays, same leap years).
 _CALENDAR_CYCLE_YEARS = 400
@@ -300,10 +302,30 @@ class Series:
         slack = timedelta(days=1)
         local_lo = max(lo, EARLIEST + slack).astimezone(self.zone).replace(tzinfo=None) - slack
         local_hi = min(hi, LATEST - slack).astimezone(self.zone).replace(tzinfo=None) + slack
-        for local in self._rule.between(local_lo, local_hi, inc=True):
+        for local in self._rule_near(local_lo).between(local_lo, local_hi, inc=True):
             start = self._to_utc(local)
             if lo <= start <= hi:
                 yield start
+
+    def _rule_near(self, local_lo: datetime) -> rrule:
+        """The rule, started as late as possible before `local_lo` without changing what it
+        generates from there on.
+
+        dateutil walks every period from the rule's start, so a series running for a year cost
+        its 52 weeks on every read of one month. DAILY and WEEKLY rules repeat exactly every
+        INTERVAL days or weeks of wall time (their other parts select by calendar, not by
+        count), so starting them a whole number of cycles later yields the same occurrences from
+        there. COUNT counts from the first occurrence: such a rule keeps its start.
+        """
+        assert self._rule is not None
+        days = _FIXED_CYCLE_DAYS.get(self._parts["FREQ"])
+        if days is None or self._count is not None or local_lo <= self._local_start:
+            return self._rule
+        cycle = timedelta(days=days * int(self._parts.get("INTERVAL", "1")))
+        cycles = (local_lo - self._local_start) // cycle
+        if cycles == 0:
+            return self._rule
+        return self._rule.replace(dtstart=self._local_start + cycles * cycle)
 
     def is_occurrence(self, instant: datetime) -> bool:
         instant = instant.astimezone(UTC)

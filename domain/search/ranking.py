@@ -42,9 +42,11 @@ class SearchQuery:
 
 
 async def force_custom_plan(session: AsyncSession) -> None:
-    """A cached generic plan ANDs the user filter with the term's postings across all users
-    (milliseconds, growing with the table); a plan made for the actual term reads the user's
-    rows (a fraction of a millisecond)."""
+    """Plans made for the actual user and query, never the cached generic plan, which is made
+    for an average user: for a term it ANDs the user filter with the term's postings across all
+    users (milliseconds, growing with the table) where a plan for the term reads the user's rows
+    (a fraction of a millisecond); for a vector it sorts all the user's rows by exact distance
+    (140 ms for a user with 10,000 notes) where a plan for that user walks the HNSW index."""
     await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
@@ -76,8 +78,7 @@ async def search_page(
     if query.is_semantic:
         # Filtered HNSW scans stop early without this; relaxed order is re-sorted below.
         await session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
-    if query.text:
-        await force_custom_plan(session)
+    await force_custom_plan(session)
     scored = scored_subquery(model, conditions, query)
     statement = select(model).join(scored, model.id == scored.c.id)
     rows, cursor = await paginate_rows(

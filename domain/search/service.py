@@ -57,8 +57,7 @@ async def search_everything(
         raise ValueError("a search needs text or a vector")
     if query.is_semantic:
         await session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
-    if query.text:
-        await force_custom_plan(session)
+    await force_custom_plan(session)
     searchable = _searchable(user_id, kinds)
     scored = scored_subquery(searchable.c, [], query)
     statement = select(searchable.c.kind, searchable.c.id, scored.c.score).join_from(

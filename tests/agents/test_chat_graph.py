@@ -2,7 +2,7 @@
 
 import pytest
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
-from langchain_core.messages.utils import count_tokens_approximately
+from langchain_core.messages.utils import count_tokens_approximately, trim_messages
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import ToolException
 from langgraph.checkpoint.memory import InMemorySaver
@@ -39,6 +39,29 @@ def test_history_keeps_the_newest_whole_turns_within_the_budget() -> None:
     assert isinstance(earlier[0], HumanMessage)  # whole turns only
     assert earlier[-1] == history[-1]  # the newest ones
     assert count_tokens_approximately(kept) <= 700
+
+
+@pytest.mark.parametrize("budget", [60, 700, 5_000, 50_000])
+def test_a_long_history_is_trimmed_as_if_counted_whole(budget: int) -> None:
+    history: list[AnyMessage] = []
+    for n in range(400):
+        history += [
+            HumanMessage(f"question {n} " + "word " * (n % 37)),
+            tool_call("list_goals", call_id=f"call_{n}"),
+            ToolMessage("[]", tool_call_id=f"call_{n}"),
+            AIMessage(f"answer {n} " + "more " * (n % 11)),
+        ]
+    current: list[AnyMessage] = [HumanMessage("and now?")]
+    whole = trim_messages(
+        history,
+        max_tokens=budget - count_tokens_approximately(current),
+        token_counter=count_tokens_approximately,
+        strategy="last",
+        start_on="human",
+        allow_partial=False,
+    )
+
+    assert fit_history([*history, *current], budget=budget) == [*whole, *current]
 
 
 def test_the_current_turn_is_never_cut_even_over_budget() -> None:

@@ -247,3 +247,38 @@ def test_local_day_bounds_follow_the_zone() -> None:
     # 30 March 2025 in Paris lasts 23 hours.
     start, end = local_day_bounds(date(2025, 3, 30), date(2025, 3, 30), PARIS)
     assert (start, end) == (utc(2025, 3, 29, 23), utc(2025, 3, 30, 22))
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "FREQ=WEEKLY;BYDAY=MO",
+        "FREQ=WEEKLY;INTERVAL=3;BYDAY=MO,FR",
+        "FREQ=WEEKLY;INTERVAL=2;WKST=SU;BYDAY=MO,SA",
+        "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE;BYSETPOS=1",
+        "FREQ=WEEKLY;BYDAY=MO;BYMONTH=3,4,10,11",
+        "FREQ=DAILY;INTERVAL=5",
+        "FREQ=DAILY;BYDAY=MO,TU;BYMONTHDAY=15,16,17,18,19,20,21",
+        "FREQ=WEEKLY;BYDAY=MO;UNTIL=20290101T235959",
+        "FREQ=WEEKLY;BYDAY=MO;COUNT=200",
+        "FREQ=MONTHLY;BYDAY=3MO",
+    ],
+)
+def test_a_window_years_after_the_start_lists_what_walking_from_the_start_lists(
+    rule: str,
+) -> None:
+    series = weekly_paris(rule)
+    series.validate()
+    walked = dateutil.rrule.rrulestr(rule, dtstart=datetime(2025, 3, 17, 9, 0))
+    # Windows across both DST changes, in the first cycle and years later.
+    for first in (date(2025, 3, 10), date(2026, 3, 20), date(2027, 10, 20), date(2028, 12, 30)):
+        lo, hi = local_day_bounds(first, first + timedelta(days=40), PARIS)
+        expected = [
+            local.replace(tzinfo=PARIS).astimezone(UTC)
+            for local in walked.between(
+                lo.astimezone(PARIS).replace(tzinfo=None),
+                hi.astimezone(PARIS).replace(tzinfo=None),
+                inc=True,
+            )
+        ]
+        assert list(series.generated_starts(lo, hi)) == expected, (rule, first)
