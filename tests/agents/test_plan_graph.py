@@ -15,7 +15,7 @@ from agents.plan import DRAFT_PROMPT, build_plan_graph, draft_sessions
 from agents.plan.nodes import MAX_SESSIONS
 from agents.plan.state import PlanContext
 from core.errors import LLMProviderError
-from domain.plans.service import (
+from domain.plans.briefs import (
     DraftedSession,
     PlanBrief,
     PlanCourse,
