@@ -1,7 +1,6 @@
 """Uploads left `processing` (their process died after the upload) are processed again by the
 document reconciler's scheduled activity; fresh ones are left to their own run."""
 
-import asyncio
 import uuid
 from typing import Any
 
@@ -17,10 +16,10 @@ from tests.fixtures.client import TEST_EMBEDDING_MODEL
 from tests.fixtures.documents import pdf_bytes
 from tests.fixtures.embeddings import HashingEmbedder
 from tests.fixtures.factories.users import create_user
-from tests.workflows.waiting import eventually
+from tests.fixtures.temporal import running_worker
+from tests.workflows.waiting import eventually, trigger_when_made
 from workflows.documents.inputs import SCHEDULE_ID
 from workflows.reconciler_schedules import schedule_id
-from workflows.worker import run_worker
 
 
 async def _upload_left_processing(
@@ -60,25 +59,11 @@ async def test_uploads_left_processing_are_processed_by_the_scheduled_reconciler
     )
     await live_db.commit()
 
-    stop = asyncio.Event()
     runtime = EmbeddingRuntime(HashingEmbedder(), TEST_EMBEDDING_MODEL)
-    worker = asyncio.create_task(
-        run_worker(temporal_settings, stop, temporal_client, embedding=runtime)
-    )
-    try:
-        handle = temporal_client.get_schedule_handle(
-            schedule_id(SCHEDULE_ID, temporal_settings.temporal_task_queue)
+    async with running_worker(temporal_settings, temporal_client, runtime):
+        await trigger_when_made(
+            temporal_client, schedule_id(SCHEDULE_ID, temporal_settings.temporal_task_queue)
         )
-
-        async def scheduled() -> bool:
-            try:
-                await handle.describe()
-            except Exception:
-                return False
-            return True
-
-        await eventually(scheduled)
-        await handle.trigger()
 
         async def statuses() -> Any:
             live_db.expire_all()
@@ -91,8 +76,5 @@ async def test_uploads_left_processing_are_processed_by_the_scheduled_reconciler
             return found if found[stuck][0] == "ready" else None
 
         found = await eventually(statuses, within=60)
-    finally:
-        stop.set()
-        await worker
     assert found[stuck] == ("ready", 1)
     assert found[fresh] == ("processing", 0)

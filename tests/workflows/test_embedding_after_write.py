@@ -3,8 +3,7 @@ with Temporal's retries, a bounded number at once, and always from the row's las
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
@@ -21,9 +20,9 @@ from domain.resources.models import Resource
 from tests.fixtures.client import TEST_EMBEDDING_MODEL
 from tests.fixtures.embeddings import HashingEmbedder
 from tests.fixtures.factories.users import auth_headers, create_user
+from tests.fixtures.temporal import running_worker
 from tests.workflows.waiting import eventually
 from workflows.embeddings.inputs import row_workflow_id
-from workflows.worker import run_worker
 
 
 class ScriptedEmbedder(HashingEmbedder):
@@ -53,18 +52,10 @@ class ScriptedEmbedder(HashingEmbedder):
             self.running -= 1
 
 
-@asynccontextmanager
-async def worker_with(
+def _worker(
     settings: Settings, client: Client, embedder: ScriptedEmbedder
-) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    runtime = EmbeddingRuntime(embedder, TEST_EMBEDDING_MODEL)
-    task = asyncio.create_task(run_worker(settings, stop, client, embedding=runtime))
-    try:
-        yield
-    finally:
-        stop.set()
-        await task
+) -> AbstractAsyncContextManager[None]:
+    return running_worker(settings, client, EmbeddingRuntime(embedder, TEST_EMBEDDING_MODEL))
 
 
 async def _is_embedding_of(session: AsyncSession, note: Note) -> bool:
@@ -94,7 +85,7 @@ async def test_a_written_note_is_embedded_by_its_workflow(
 ) -> None:
     user = await create_user(live_db)
     embedder = ScriptedEmbedder()
-    async with worker_with(temporal_settings, temporal_client, embedder):
+    async with _worker(temporal_settings, temporal_client, embedder):
         created = await workflow_client.post(
             "/notes",
             headers=auth_headers(codec, user),
@@ -119,7 +110,7 @@ async def test_a_failing_provider_is_retried_by_temporal(
 ) -> None:
     user = await create_user(live_db)
     embedder = ScriptedEmbedder(failures=2)
-    async with worker_with(temporal_settings, temporal_client, embedder):
+    async with _worker(temporal_settings, temporal_client, embedder):
         created = await workflow_client.post(
             "/resources",
             headers=auth_headers(codec, user),
@@ -141,7 +132,7 @@ async def test_a_provider_that_keeps_failing_leaves_the_row_failed_not_pending(
 ) -> None:
     user = await create_user(live_db)
     embedder = ScriptedEmbedder(failures=100)
-    async with worker_with(temporal_settings, temporal_client, embedder):
+    async with _worker(temporal_settings, temporal_client, embedder):
         created = await workflow_client.post(
             "/notes", headers=auth_headers(codec, user), json={"title": "Down", "body": "b"}
         )
@@ -162,7 +153,7 @@ async def test_no_more_embeddings_run_at_once_than_the_setting_allows(
     client: httpx.AsyncClient = await workflow_client_for(settings)
     user = await create_user(live_db)
     embedder = ScriptedEmbedder(delay=0.4)
-    async with worker_with(settings, temporal_client, embedder):
+    async with _worker(settings, temporal_client, embedder):
         ids = []
         for n in range(3):
             created = await client.post(
@@ -189,7 +180,7 @@ async def test_an_edit_during_the_embedding_is_embedded_too(
     headers = auth_headers(codec, user)
     embedder = ScriptedEmbedder()
     embedder.release.clear()
-    async with worker_with(temporal_settings, temporal_client, embedder):
+    async with _worker(temporal_settings, temporal_client, embedder):
         created = await workflow_client.post(
             "/notes", headers=headers, json={"title": "Draft", "body": "first words"}
         )

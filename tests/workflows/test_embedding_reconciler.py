@@ -1,7 +1,6 @@
 """Rows left `pending` (their embedding after the write never ran) are embedded by the
 reconciler's scheduled activity; fresh ones are left to their own run."""
 
-import asyncio
 from typing import Any
 
 from sqlalchemy import select, text
@@ -16,10 +15,10 @@ from tests.fixtures.client import TEST_EMBEDDING_MODEL
 from tests.fixtures.embeddings import HashingEmbedder
 from tests.fixtures.factories.content import create_note, create_resource
 from tests.fixtures.factories.users import create_user
-from tests.workflows.waiting import eventually
+from tests.fixtures.temporal import running_worker
+from tests.workflows.waiting import eventually, trigger_when_made
 from workflows.embeddings.inputs import SCHEDULE_ID
 from workflows.reconciler_schedules import schedule_id
-from workflows.worker import run_worker
 
 
 async def test_stale_pending_rows_are_embedded_by_the_scheduled_reconciler(
@@ -37,25 +36,11 @@ async def test_stale_pending_rows_are_embedded_by_the_scheduled_reconciler(
         )
     await live_db.commit()
 
-    stop = asyncio.Event()
     runtime = EmbeddingRuntime(HashingEmbedder(), TEST_EMBEDDING_MODEL)
-    worker = asyncio.create_task(
-        run_worker(temporal_settings, stop, temporal_client, embedding=runtime)
-    )
-    try:
-        handle = temporal_client.get_schedule_handle(
-            schedule_id(SCHEDULE_ID, temporal_settings.temporal_task_queue)
+    async with running_worker(temporal_settings, temporal_client, runtime):
+        await trigger_when_made(
+            temporal_client, schedule_id(SCHEDULE_ID, temporal_settings.temporal_task_queue)
         )
-
-        async def scheduled() -> bool:
-            try:
-                await handle.describe()
-            except Exception:
-                return False
-            return True
-
-        await eventually(scheduled)
-        await handle.trigger()
 
         async def statuses() -> Any:
             live_db.expire_all()
@@ -66,9 +51,6 @@ async def test_stale_pending_rows_are_embedded_by_the_scheduled_reconciler(
             return found if found[ids[0]] == "ready" and found[ids[1]] == "ready" else None
 
         found = await eventually(statuses, within=30)
-    finally:
-        stop.set()
-        await worker
     assert found[ids[2]] == "pending"  # its own embedding run may still be under way
     live_db.expire_all()
     embedded = await live_db.get(Note, ids[0], populate_existing=True)

@@ -3,6 +3,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from temporalio.client import Client
+from temporalio.service import RPCError
+
 T = TypeVar("T")
 
 
@@ -18,3 +21,18 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"no answer within {within}s (last: {value!r})")
         await asyncio.sleep(interval)
+
+
+async def trigger_when_made(client: Client, schedule_id: str) -> None:
+    """Run the Schedule now, once the worker starting in the background has made it."""
+    handle = client.get_schedule_handle(schedule_id)
+
+    async def made() -> bool:
+        try:
+            await handle.describe()
+        except RPCError:
+            return False
+        return True
+
+    await eventually(made)
+    await handle.trigger()
